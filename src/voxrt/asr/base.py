@@ -1,0 +1,213 @@
+"""The speech-recognizer base: the public methods own threading, timing and logging;
+an engine implements ``_load`` and ``_decode``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from voxrt.audio.decode import SAMPLE_RATE
+from voxrt.errors import ModelNotReady
+
+__all__ = ["ASREngine", "Segment", "Transcription", "TranscriptionOptions", "Word"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TranscriptionOptions:
+    """What a caller may ask of one decode."""
+
+    language: str | None = None
+    prompt: str | None = None
+    temperature: float = 0.0
+    word_timestamps: bool = False
+
+
+@dataclass(frozen=True)
+class Word:
+    start: float
+    end: float
+    word: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One decoded stretch of audio; times in seconds from the start of the audio."""
+
+    id: int
+    start: float
+    end: float
+    text: str
+    tokens: tuple[int, ...] = ()
+    temperature: float = 0.0
+    avg_logprob: float = 0.0
+    compression_ratio: float = 0.0
+    no_speech_prob: float = 0.0
+    words: tuple[Word, ...] = ()
+
+
+@dataclass(frozen=True)
+class Transcription:
+    """A finished decode, with the options that really ran and how long it took."""
+
+    text: str
+    language: str | None
+    duration: float
+    segments: tuple[Segment, ...]
+    options: TranscriptionOptions
+    processing_s: float
+
+    @property
+    def rtf(self) -> float:
+        """Processing time over audio duration."""
+        return self.processing_s / self.duration if self.duration else 0.0
+
+
+@dataclass
+class _Run:
+    """State shared between the event loop and the worker thread of one streaming decode."""
+
+    queue: asyncio.Queue[Segment | BaseException | None]
+    stop: threading.Event = field(default_factory=threading.Event)
+    language: str | None = None
+
+
+class ASREngine(ABC):
+    """A batch recognizer: float32 mono 16 kHz audio in, segments out.
+
+    Models load once (``load``), are shared by every caller, and decode in a
+    worker pool of ``max_parallel`` threads so the event loop never blocks.
+    """
+
+    def __init__(self, model_id: str, max_parallel: int = 1) -> None:
+        self.model_id = model_id
+        self._pool = ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="asr")
+        self._ready = False
+
+    @property
+    def ready(self) -> bool:
+        return self._ready
+
+    def load(self, warmup: bool = True) -> None:
+        """Load the model (blocking) and, if asked, run one decode so the first request is fast."""
+        started = time.perf_counter()
+        self._load()
+        if warmup:
+            _, segments = self._decode(np.zeros(SAMPLE_RATE, np.float32), TranscriptionOptions())
+            for _ in segments:
+                pass
+        self._ready = True
+        log.info("asr model %s loaded in %.2f s", self.model_id, time.perf_counter() - started)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def stream(self, audio: np.ndarray, options: TranscriptionOptions) -> AsyncIterator[Segment]:
+        """Decode ``audio``, yielding segments as the model produces them.
+
+        Raises:
+            ModelNotReady: called before ``load`` finished.
+        """
+        async for segment in self._run(audio, options, _Run(queue=asyncio.Queue())):
+            yield segment
+
+    async def transcribe(
+        self,
+        audio: np.ndarray,
+        options: TranscriptionOptions,
+        on_segment: Callable[[Segment], None] | None = None,
+    ) -> Transcription:
+        """Decode ``audio`` in full; ``on_segment`` sees each segment as it comes (for progress).
+
+        Raises:
+            ModelNotReady: called before ``load`` finished.
+        """
+        started = time.perf_counter()
+        run = _Run(queue=asyncio.Queue())
+        segments = []
+        async for segment in self._run(audio, options, run):
+            segments.append(segment)
+            if on_segment is not None:
+                on_segment(segment)
+        elapsed = time.perf_counter() - started
+        result = Transcription(
+            text="".join(s.text for s in segments).strip(),
+            language=run.language,
+            duration=len(audio) / SAMPLE_RATE,
+            segments=tuple(segments),
+            options=options,
+            processing_s=elapsed,
+        )
+        log.debug("asr decoded %.2f s of audio in %.3f s (rtf %.3f)", result.duration, elapsed, result.rtf)
+        return result
+
+    async def _run(
+        self, audio: np.ndarray, options: TranscriptionOptions, run: _Run
+    ) -> AsyncIterator[Segment]:
+        if not self._ready:
+            raise ModelNotReady("The speech recognition model is still loading; retry shortly.")
+        loop = asyncio.get_running_loop()
+        job = loop.run_in_executor(self._pool, self._produce, audio, options, run, loop)
+        try:
+            while (item := await run.queue.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            run.stop.set()  # the consumer may have left early: let the worker thread finish
+            await asyncio.shield(job)
+
+    def _produce(
+        self,
+        audio: np.ndarray,
+        options: TranscriptionOptions,
+        run: _Run,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        """Worker thread: consume the engine's lazy generator and hand segments to the loop."""
+        put = run.queue.put_nowait
+        duration = len(audio) / SAMPLE_RATE
+        floor = 0.0
+        try:
+            run.language, segments = self._decode(audio, options)
+            for segment in segments:
+                segment = _clamp(segment, floor, duration)
+                floor = segment.start
+                loop.call_soon_threadsafe(put, segment)
+                if run.stop.is_set():
+                    break
+        except BaseException as exc:  # handed to the awaiting coroutine, which re-raises it
+            loop.call_soon_threadsafe(put, exc)
+        finally:
+            loop.call_soon_threadsafe(put, None)
+
+    @abstractmethod
+    def _load(self) -> None:
+        """Load the model weights (blocking)."""
+
+    @abstractmethod
+    def _decode(
+        self, audio: np.ndarray, options: TranscriptionOptions
+    ) -> tuple[str | None, Iterator[Segment]]:
+        """Start a decode in the calling (worker) thread: the language and a lazy segment iterator."""
+
+
+def _clamp(segment: Segment, floor: float, duration: float) -> Segment:
+    """Times kept inside the audio and never going backwards (models overshoot the end)."""
+    start = min(max(segment.start, floor), duration)
+    end = min(max(segment.end, start), duration)
+    words: list[Word] = []
+    for w in segment.words:
+        w_start = min(max(w.start, words[-1].end if words else start), end)
+        words.append(replace(w, start=w_start, end=min(max(w.end, w_start), end)))
+    return replace(segment, start=start, end=end, words=tuple(words))

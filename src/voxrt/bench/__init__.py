@@ -1,0 +1,1 @@
+"""Benchmarks and the speech corpus they (and the tests) use."""

@@ -1,0 +1,78 @@
+"""Run ``voxrt serve`` as a real process on loopback, for the benchmarks and the end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+__all__ = ["ServerProcess", "free_port", "running_server"]
+
+
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen[bytes]
+    base_url: str
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextmanager
+def running_server(
+    log_path: Path,
+    config: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout_s: float = 120.0,
+) -> Iterator[ServerProcess]:
+    """Start ``voxrt serve`` on a free loopback port, wait for /ready, stop it on exit.
+
+    Raises:
+        RuntimeError: the server exited or was not ready within ``timeout_s``.
+    """
+    port = free_port()
+    cmd = [sys.executable, "-m", "voxrt.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    if config is not None:
+        cmd += ["--config", str(config)]
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("VOXRT_")}
+    full_env.update(env or {})
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=full_env)
+    server = ServerProcess(process, f"http://127.0.0.1:{port}", log_path)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"voxrt serve exited with {process.returncode}:\n{server.log()}")
+            try:
+                if httpx.get(f"{server.base_url}/ready", timeout=1.0).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"voxrt serve not ready after {timeout_s:g} s:\n{server.log()}")
+            time.sleep(0.1)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -1,0 +1,190 @@
+"""``voxrt``: serve | transcribe | bench | config."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voxrt.asr import ASREngine, Segment, Transcription, TranscriptionOptions, create_asr_engine
+from voxrt.asr.formats import RESPONSE_FORMATS, render
+from voxrt.audio import SAMPLE_RATE, decode_audio
+from voxrt.config import ConfigError, Settings, example_yaml, load_settings, settings_yaml
+from voxrt.errors import VoxrtError
+
+__all__ = ["main"]
+
+EXIT_CONFIG = 2
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _settings(args: argparse.Namespace, overrides: dict[str, Any] | None = None) -> Settings:
+    settings = load_settings(args.config, overrides)
+    logging.basicConfig(
+        level=settings.logging.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from voxrt.server import create_app
+
+    server: dict[str, Any] = {}
+    if args.host is not None:
+        server["host"] = args.host
+    if args.port is not None:
+        server["port"] = args.port
+    settings = _settings(args, {"server": server} if server else None)
+    host = settings.server.host
+    if not _is_loopback(host) and not settings.auth.keys() and not settings.auth.allow_anonymous:
+        raise ConfigError(
+            f"server.host = {host!r}: binding a non-loopback address needs API keys "
+            "(auth.api_keys or auth.api_key_file), or auth.allow_anonymous: true to serve without them."
+        )
+    app = create_app(settings)
+    uvicorn.run(app, host=host, port=settings.server.port, log_level=settings.logging.level.lower())
+    return 0
+
+
+def _transcribe(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    engine = create_asr_engine(settings.asr)
+    engine.load(warmup=False)
+    options = TranscriptionOptions(
+        language=args.language,
+        prompt=args.prompt,
+        word_timestamps=args.format == "verbose_json" and args.word_timestamps,
+    )
+    failed = 0
+    for path in args.files:
+        try:
+            audio = decode_audio(path.read_bytes())
+        except (OSError, VoxrtError) as exc:
+            print(f"voxrt: {path}: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
+            failed += 1
+            continue
+        result = _with_progress(engine, audio, options, args.quiet)
+        body = render(result, args.format)
+        text = json.dumps(body, indent=2, ensure_ascii=False) + "\n" if isinstance(body, dict) else body
+        if args.output_dir:
+            args.output_dir.mkdir(parents=True, exist_ok=True)
+            suffix = (
+                "json" if args.format.endswith("json") else "txt" if args.format == "text" else args.format
+            )
+            (args.output_dir / f"{path.stem}.{suffix}").write_text(text)
+        else:
+            if len(args.files) > 1:
+                print(f"==> {path} <==")
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    engine.close()
+    return 1 if failed else 0
+
+
+def _with_progress(
+    engine: ASREngine, audio: np.ndarray, options: TranscriptionOptions, quiet: bool
+) -> Transcription:
+    """Decode with a progress bar on stderr for audio longer than 30 s."""
+    from tqdm import tqdm
+
+    duration = round(len(audio) / SAMPLE_RATE, 1)
+    with tqdm(
+        total=duration,
+        disable=quiet or duration < 30,
+        desc="transcribing",
+        bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s audio [{elapsed}<{remaining}]",
+    ) as bar:
+        done = 0.0
+
+        def advance(segment: Segment) -> None:
+            nonlocal done
+            bar.update(segment.end - done)
+            done = segment.end
+
+        result = asyncio.run(engine.transcribe(audio, options, on_segment=advance))
+        bar.update(duration - done)
+    return result
+
+
+def _config(args: argparse.Namespace) -> int:
+    if args.action == "example":
+        sys.stdout.write(example_yaml())
+    else:
+        sys.stdout.write(settings_yaml(load_settings(args.config)))
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from voxrt.bench.transcribe import run as bench_transcribe
+
+    return bench_transcribe(args, _settings(args))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="voxrt", description="Self-hosted real-time voice AI server.")
+    parser.add_argument("--version", action="version", version=f"voxrt {_version()}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, help="YAML config file (default: $VOXRT_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", parents=[common], help="run the server")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8000)")
+    serve.set_defaults(func=_serve)
+
+    tr = sub.add_parser("transcribe", parents=[common], help="transcribe audio files")
+    tr.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    tr.add_argument("--format", "-f", choices=RESPONSE_FORMATS, default="text")
+    tr.add_argument("--language", help="language code, e.g. en")
+    tr.add_argument("--prompt", help="text to condition the decode on")
+    tr.add_argument("--word-timestamps", action="store_true", help="words in verbose_json")
+    tr.add_argument("--output-dir", "-o", type=Path, help="write FILE.<format> here instead of stdout")
+    tr.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    tr.set_defaults(func=_transcribe)
+
+    cfg = sub.add_parser("config", parents=[common], help="show the effective config or an example")
+    cfg.add_argument("action", choices=["show", "example"])
+    cfg.set_defaults(func=_config)
+
+    bench = sub.add_parser("bench", help="benchmarks")
+    bench_sub = bench.add_subparsers(dest="bench", required=True)
+    from voxrt.bench.transcribe import add_arguments
+
+    add_arguments(bench_sub.add_parser("transcribe", parents=[common], help="REST throughput vs direct"))
+    bench.set_defaults(func=_bench)
+    return parser
+
+
+def _version() -> str:
+    import voxrt
+
+    return voxrt.__version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"voxrt: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+if __name__ == "__main__":
+    sys.exit(main())

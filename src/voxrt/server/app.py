@@ -1,0 +1,72 @@
+"""``create_app``: the FastAPI application, its lifespan and middleware."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+import voxrt
+from voxrt.asr import ASREngine, create_asr_engine
+from voxrt.config import Settings
+from voxrt.server.errors import install_error_handlers
+from voxrt.server.limits import BodySizeLimit
+from voxrt.server.routers import health, models, transcriptions
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Load the models in the background: /health answers at once, /ready once they are loaded."""
+    state = app.state
+    engine: ASREngine = state.engine
+
+    def loaded(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            state.load_error = f"{type(task.exception()).__name__}: {task.exception()}"
+            log.error("loading the speech recognition model failed: %s", state.load_error)
+
+    loading = asyncio.create_task(asyncio.to_thread(engine.load, state.settings.asr.warmup))
+    loading.add_done_callback(loaded)
+    try:
+        yield
+    finally:
+        engine.close()
+
+
+def create_app(settings: Settings, engine: ASREngine | None = None) -> FastAPI:
+    """Build the app.
+
+    Args:
+        settings: the effective configuration.
+        engine: a recognizer to serve (tests pass one); by default the configured one.
+
+    Raises:
+        ConfigError: the configured model is unusable, or the API key file unreadable.
+    """
+    app = FastAPI(title="voxrt", version=voxrt.__version__, lifespan=_lifespan)
+    app.state.settings = settings
+    app.state.engine = engine or create_asr_engine(settings.asr)
+    app.state.api_keys = settings.auth.keys()
+    app.state.load_error = None
+    app.state.started_at = int(time.time())
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_upload_bytes)
+    if settings.server.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.server.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+    for router in (health.router, models.router, transcriptions.router):
+        app.include_router(router)
+    return app

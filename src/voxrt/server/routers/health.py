@@ -1,0 +1,25 @@
+"""Liveness and readiness for orchestrators: ``/health`` and ``/ready``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+@router.get("/health", summary="The process is alive")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/ready", summary="Models are loaded (503 until then)")
+async def ready(request: Request) -> JSONResponse:
+    state = request.app.state
+    if state.engine.ready:
+        return JSONResponse({"status": "ready", "models": [state.engine.model_id]})
+    if state.load_error is not None:
+        return JSONResponse({"status": "failed", "error": state.load_error}, status_code=503)
+    return JSONResponse({"status": "loading"}, status_code=503)

@@ -1,0 +1,36 @@
+"""``GET /v1/models``: the models this server runs, in OpenAI's list shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from voxrt.errors import NotFound
+from voxrt.server.auth import require_api_key
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
+
+
+def _model(request: Request) -> dict[str, Any]:
+    return {
+        "id": request.app.state.engine.model_id,
+        "object": "model",
+        "created": request.app.state.started_at,
+        "owned_by": "voxrt",
+    }
+
+
+@router.get("/models", summary="List models")
+async def list_models(request: Request) -> dict[str, Any]:
+    return {"object": "list", "data": [_model(request)]}
+
+
+@router.get("/models/{model_id}", summary="Retrieve a model")
+async def get_model(model_id: str, request: Request) -> dict[str, Any]:
+    model = _model(request)
+    if model_id != model["id"]:
+        raise NotFound(f"The model {model_id!r} does not exist.", param="model")
+    return model

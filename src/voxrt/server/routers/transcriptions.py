@@ -1,0 +1,141 @@
+"""``POST /v1/audio/transcriptions``, as OpenAI's API defines it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+import numpy as np
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.datastructures import FormData, UploadFile
+
+from voxrt.asr import ASREngine, TranscriptionOptions
+from voxrt.asr.formats import ResponseFormat, render
+from voxrt.audio import decode_audio, decode_base64
+from voxrt.audio.fetch import fetch_url
+from voxrt.config import Settings
+from voxrt.errors import InvalidRequest, ModelNotReady, UrlInputDisabled, VoxrtError
+from voxrt.server.auth import require_api_key
+
+__all__ = ["router"]
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
+
+
+class TranscriptionParams(BaseModel):
+    """The form fields besides ``file``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = Field("", description="Accepted for compatibility; the configured recognizer runs.")
+    language: str | None = Field(None, max_length=16)
+    prompt: str | None = Field(None, max_length=4000)
+    temperature: float = Field(0.0, ge=0.0, le=1.0)
+    response_format: ResponseFormat = "json"
+    timestamp_granularities: list[Literal["word", "segment"]] = ["segment"]
+    stream: bool = False
+
+
+def _params(form: FormData) -> TranscriptionParams:
+    fields: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str) and k != "file"}
+    granularities = form.getlist("timestamp_granularities[]") or form.getlist("timestamp_granularities")
+    if granularities:
+        fields["timestamp_granularities"] = granularities
+    try:
+        params = TranscriptionParams.model_validate(fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        param = str(first["loc"][0]) if first["loc"] else None
+        raise InvalidRequest(f"{param}: {first['msg']}", param=param) from None
+    if params.stream and params.response_format not in ("json", "text"):
+        raise InvalidRequest(
+            "stream=true returns transcript.text events; use response_format json or text with it.",
+            param="stream",
+        )
+    return params
+
+
+async def _audio_bytes(file: UploadFile | str | None, settings: Settings) -> bytes:
+    """The uploaded file, or a base64 string, data URI or (if enabled) URL in the ``file`` field."""
+    if isinstance(file, UploadFile):
+        return await file.read()
+    if not file:
+        raise InvalidRequest("The 'file' field is required.", param="file")
+    if file.startswith(("http://", "https://")):
+        if not settings.audio.allow_url_input:
+            raise UrlInputDisabled(
+                "URL input is disabled on this server (audio.allow_url_input).", param="file"
+            )
+        return await fetch_url(
+            file,
+            allowlist=settings.audio.url_allowlist,
+            max_bytes=settings.limits.max_upload_bytes,
+            timeout_s=settings.audio.url_timeout_s,
+        )
+    return decode_base64(file)
+
+
+async def _sse(engine: ASREngine, audio: np.ndarray, options: TranscriptionOptions) -> AsyncIterator[str]:
+    """Server-sent events: one ``transcript.text.delta`` per segment, then ``transcript.text.done``.
+
+    The deltas concatenate to the done event's text.
+    """
+    text = ""
+    try:
+        async for segment in engine.stream(audio, options):
+            delta = segment.text if text else segment.text.lstrip()
+            if delta:
+                text += delta
+                yield _event({"type": "transcript.text.delta", "delta": delta})
+        yield _event({"type": "transcript.text.done", "text": text})
+    except VoxrtError as exc:
+        yield _event(exc.body())
+    except Exception:
+        log.exception("streaming transcription failed")
+        yield _event(VoxrtError("The transcription failed.").body())
+
+
+def _event(data: dict[str, Any]) -> str:
+    return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+@router.post("/audio/transcriptions", summary="Transcribe audio (OpenAI-compatible)")
+async def create_transcription(request: Request) -> Response:
+    """Multipart form: ``file`` plus OpenAI's transcription fields."""
+    settings: Settings = request.app.state.settings
+    engine: ASREngine = request.app.state.engine
+    if not engine.ready:
+        raise ModelNotReady("The speech recognition model is still loading; retry shortly.")
+    form = await request.form(max_files=1, max_fields=32, max_part_size=settings.limits.max_upload_bytes)
+    try:
+        params = _params(form)
+        data = await _audio_bytes(form.get("file"), settings)
+    finally:
+        await form.close()
+    audio = await asyncio.to_thread(decode_audio, data, max_audio_s=settings.limits.max_audio_s)
+    options = TranscriptionOptions(
+        language=params.language or None,
+        prompt=params.prompt,
+        temperature=params.temperature,
+        word_timestamps=params.response_format == "verbose_json" and "word" in params.timestamp_granularities,
+    )
+    if params.stream:
+        return StreamingResponse(_sse(engine, audio, options), media_type="text/event-stream")
+    result = await engine.transcribe(audio, options)
+    log.info(
+        "transcribed %.2f s of audio in %.3f s: %d chars%s",
+        result.duration,
+        result.processing_s,
+        len(result.text),
+        f" {result.text!r}" if settings.logging.log_transcripts else "",
+    )
+    body = render(result, params.response_format)
+    if isinstance(body, dict):
+        return JSONResponse(body)
+    return PlainTextResponse(body, media_type="text/vtt" if params.response_format == "vtt" else None)
