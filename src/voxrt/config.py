@@ -118,6 +118,11 @@ class AsrSettings(_Section):
         False,
         description="Retry failed decodes at higher temperatures (can cost seconds on short audio).",
     )
+    condition_on_previous_text: bool = Field(
+        False,
+        description="Feed each 30 s window's text into the next. Off: greedy decoding of long audio "
+        "can otherwise loop on one sentence.",
+    )
     warmup: bool = Field(True, description="Run one decode at start so the first request is not slow.")
 
 

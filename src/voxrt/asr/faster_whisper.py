@@ -74,6 +74,7 @@ class FasterWhisperEngine(ASREngine):
             temperature=temperatures,
             beam_size=s.beam_size,
             word_timestamps=options.word_timestamps,
+            condition_on_previous_text=s.condition_on_previous_text,
             vad_filter=False,
         )
         return info.language, (_segment(i, seg) for i, seg in enumerate(segments))

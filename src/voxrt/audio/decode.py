@@ -35,7 +35,7 @@ def decode_audio(data: bytes, *, max_audio_s: float | None = None) -> np.ndarray
             decoding, so an overlong file is not decoded in full.
 
     Returns:
-        float32 mono samples at 16 kHz, in [-1, 1].
+        float32 mono samples at 16 kHz, nominally in [-1, 1] (lossy codecs may overshoot a little).
 
     Raises:
         InvalidAudio: empty, corrupt or truncated data.
@@ -89,7 +89,7 @@ def decode_base64(text: str) -> bytes:
             raise UnsupportedMedia(f"The data URI holds {mime}, not audio.", param="file")
         text = text[match.end() :]
     try:
-        return base64.b64decode(text.strip(), validate=True)
+        return base64.b64decode("".join(text.split()), validate=True)  # line breaks allowed
     except (binascii.Error, ValueError):
         raise InvalidAudio("The audio is not valid base64.", param="file") from None
 

@@ -29,9 +29,18 @@ class _FetchFailed(InvalidRequest):
     code = "url_fetch_failed"
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
 def _allowed(ip: _IP, networks: _Networks) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # IPv6 forms that carry an IPv4 address are judged by that address
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip.sixtofour is not None:
+            ip = ip.sixtofour
+        elif ip in _NAT64:
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return ip.is_global or any(ip in net for net in networks)
 
 
@@ -74,6 +83,8 @@ async def fetch_url(url: str, *, allowlist: Sequence[str], max_bytes: int, timeo
             return await _fetch(client, httpx.URL(url), *_parse_allowlist(allowlist), max_bytes)
     except TimeoutError:
         raise _FetchFailed(f"Fetching the URL took longer than {timeout_s:g} s.", param="file") from None
+    except httpx.InvalidURL as exc:
+        raise UrlNotAllowed(f"The URL is malformed: {exc}.", param="file") from None
     except httpx.HTTPError as exc:
         raise _FetchFailed(f"Could not fetch the URL: {exc}.", param="file") from None
 

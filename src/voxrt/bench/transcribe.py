@@ -65,6 +65,7 @@ def _direct_pass(model: Any, settings: Settings, files: list[Utterance]) -> tupl
             beam_size=settings.asr.beam_size,
             temperature=[0.0],
             language=settings.asr.language,
+            condition_on_previous_text=settings.asr.condition_on_previous_text,
             vad_filter=False,
         )
         texts.append("".join(s.text for s in segments).strip())

@@ -1,0 +1,28 @@
+"""Shared fixtures: real speech of known text, synthesized once per test session."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from voxrt.bench.corpus import SENTENCES, Utterance, synthesize, write_corpus, write_wav
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[Utterance]:
+    """The ten corpus sentences as Piper-spoken WAV files (22.05 kHz)."""
+    return write_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.fixture(scope="session")
+def long_speech(tmp_path_factory: pytest.TempPathFactory) -> Utterance:
+    """About 45 s of speech: the corpus sentences twice, with pauses between them."""
+    parts = []
+    rate = 0
+    for text in SENTENCES[:8] * 2:
+        samples, rate = synthesize(text)
+        parts += [samples, np.zeros(int(rate * 0.6), np.int16)]
+    audio = np.concatenate(parts)
+    path = tmp_path_factory.mktemp("long") / "long.wav"
+    write_wav(path, audio, rate)
+    return Utterance(" ".join(SENTENCES[:8] * 2), path, len(audio) / rate)
