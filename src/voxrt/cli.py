@@ -62,7 +62,14 @@ def _serve(args: argparse.Namespace) -> int:
             "(auth.api_keys or auth.api_key_file), or auth.allow_anonymous: true to serve without them."
         )
     app = create_app(settings)
-    uvicorn.run(app, host=host, port=settings.server.port, log_level=settings.logging.level.lower())
+    uvicorn.run(
+        app,
+        host=host,
+        port=settings.server.port,
+        log_level=settings.logging.level.lower(),
+        # a message a little over the limit gets an error event from voxrt; far over, a 1009 close
+        ws_max_size=2 * settings.realtime.max_message_bytes,
+    )
     return 0
 
 
@@ -74,6 +81,7 @@ def _transcribe(args: argparse.Namespace) -> int:
         language=args.language,
         prompt=args.prompt,
         word_timestamps=args.format == "verbose_json" and args.word_timestamps,
+        timestamps=args.format in ("verbose_json", "srt", "vtt"),
     )
     failed = 0
     for path in args.files:

@@ -24,6 +24,7 @@ __all__ = [
     "ConfigError",
     "LimitsSettings",
     "LoggingSettings",
+    "RealtimeSettings",
     "ServerSettings",
     "Settings",
     "VadSettings",
@@ -64,6 +65,9 @@ class AudioSettings(_Section):
 
 
 class VadSettings(_Section):
+    engine: Literal["silero", "webrtc", "energy"] = Field(
+        "silero", description="Voice activity detector: silero (ONNX), webrtc, or energy (no model)."
+    )
     threshold: float = Field(
         0.5, ge=0.0, le=1.0, description="Speech probability above which a frame counts as speech."
     )
@@ -123,7 +127,45 @@ class AsrSettings(_Section):
         description="Feed each 30 s window's text into the next. Off: greedy decoding of long audio "
         "can otherwise loop on one sentence.",
     )
+    unpadded_encoder: bool = Field(
+        True,
+        description="Encode audio shorter than 30 s without padding it to Whisper's 30 s window "
+        "(when no timestamps are needed: realtime, REST json/text). Several times faster on short audio.",
+    )
+    min_encoder_s: float = Field(
+        10.0,
+        ge=1.0,
+        le=30.0,
+        description="With unpadded_encoder, audio is still padded with silence to this length: shorter "
+        "inputs make Whisper repeat itself.",
+    )
     warmup: bool = Field(True, description="Run one decode at start so the first request is not slow.")
+
+
+class RealtimeSettings(_Section):
+    max_sessions: int = Field(
+        8, ge=1, le=10000, description="Concurrent realtime sessions; one more is refused with an error."
+    )
+    idle_timeout_s: float = Field(
+        60.0, gt=0, le=86400, description="Close a session that sends nothing for this long, in seconds."
+    )
+    max_session_s: float = Field(3600.0, gt=0, le=86400, description="Longest session, in seconds.")
+    max_message_bytes: int = Field(
+        1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="Largest WebSocket message accepted."
+    )
+    max_buffer_s: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="Most uncommitted audio held for a session without turn detection, in seconds.",
+    )
+    partials: bool = Field(True, description="Send transcription deltas while the person is speaking.")
+    partial_interval_ms: int = Field(
+        300,
+        ge=50,
+        le=10000,
+        description="Least audio between two partial decodes of an utterance; grows under load.",
+    )
 
 
 class LimitsSettings(_Section):
@@ -198,6 +240,9 @@ class Settings(BaseSettings):
         default_factory=VadSettings, description="Voice activity detection for streaming sessions."
     )
     asr: AsrSettings = Field(default_factory=AsrSettings, description="Speech recognition.")
+    realtime: RealtimeSettings = Field(
+        default_factory=RealtimeSettings, description="Realtime WebSocket sessions (/v1/realtime)."
+    )
     limits: LimitsSettings = Field(default_factory=LimitsSettings, description="Request limits.")
     auth: AuthSettings = Field(default_factory=AuthSettings, description="Access control.")
     logging: LoggingSettings = Field(default_factory=LoggingSettings, description="Logging.")

@@ -9,11 +9,11 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from voxrt.asr.scheduler import Priority, PriorityPool
 from voxrt.audio.decode import SAMPLE_RATE
 from voxrt.errors import ModelNotReady
 
@@ -30,6 +30,8 @@ class TranscriptionOptions:
     prompt: str | None = None
     temperature: float = 0.0
     word_timestamps: bool = False
+    # False lets an engine skip segment timing (one segment spans the audio) when that is faster
+    timestamps: bool = True
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ class ASREngine(ABC):
 
     def __init__(self, model_id: str, max_parallel: int = 1) -> None:
         self.model_id = model_id
-        self._pool = ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="asr")
+        self._pool = PriorityPool(max_parallel, name="asr")
         self._ready = False
 
     @property
@@ -110,15 +112,17 @@ class ASREngine(ABC):
         log.info("asr model %s loaded in %.2f s", self.model_id, time.perf_counter() - started)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown()
 
-    async def stream(self, audio: np.ndarray, options: TranscriptionOptions) -> AsyncIterator[Segment]:
+    async def stream(
+        self, audio: np.ndarray, options: TranscriptionOptions, priority: Priority = Priority.FINAL
+    ) -> AsyncIterator[Segment]:
         """Decode ``audio``, yielding segments as the model produces them.
 
         Raises:
             ModelNotReady: called before ``load`` finished.
         """
-        async for segment in self._run(audio, options, _Run(queue=asyncio.Queue())):
+        async for segment in self._run(audio, options, priority, _Run(queue=asyncio.Queue())):
             yield segment
 
     async def transcribe(
@@ -126,6 +130,7 @@ class ASREngine(ABC):
         audio: np.ndarray,
         options: TranscriptionOptions,
         on_segment: Callable[[Segment], None] | None = None,
+        priority: Priority = Priority.FINAL,
     ) -> Transcription:
         """Decode ``audio`` in full; ``on_segment`` sees each segment as it comes (for progress).
 
@@ -135,7 +140,7 @@ class ASREngine(ABC):
         started = time.perf_counter()
         run = _Run(queue=asyncio.Queue())
         segments = []
-        async for segment in self._run(audio, options, run):
+        async for segment in self._run(audio, options, priority, run):
             segments.append(segment)
             if on_segment is not None:
                 on_segment(segment)
@@ -152,12 +157,14 @@ class ASREngine(ABC):
         return result
 
     async def _run(
-        self, audio: np.ndarray, options: TranscriptionOptions, run: _Run
+        self, audio: np.ndarray, options: TranscriptionOptions, priority: Priority, run: _Run
     ) -> AsyncIterator[Segment]:
         if not self._ready:
             raise ModelNotReady("The speech recognition model is still loading; retry shortly.")
         loop = asyncio.get_running_loop()
-        job = loop.run_in_executor(self._pool, self._produce, audio, options, run, loop)
+        job = asyncio.wrap_future(
+            self._pool.submit(priority, lambda: self._produce(audio, options, run, loop)), loop=loop
+        )
         try:
             while (item := await run.queue.get()) is not None:
                 if isinstance(item, BaseException):
@@ -179,6 +186,8 @@ class ASREngine(ABC):
         duration = len(audio) / SAMPLE_RATE
         floor = 0.0
         try:
+            if run.stop.is_set():  # abandoned while queued (a partial the session no longer needs)
+                return
             run.language, segments = self._decode(audio, options)
             for segment in segments:
                 segment = _clamp(segment, floor, duration)

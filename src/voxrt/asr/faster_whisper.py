@@ -9,11 +9,15 @@ from typing import Any
 import numpy as np
 
 from voxrt.asr.base import ASREngine, Segment, TranscriptionOptions, Word
+from voxrt.audio.decode import SAMPLE_RATE
 from voxrt.config import AsrSettings, ConfigError
 
 __all__ = ["FasterWhisperEngine", "resolve_model_dir"]
 
 EMBEDDED_MODEL_ID = "tiny.en"
+_WINDOW_S = 30  # Whisper's input window
+_TOKENS_PER_S = 8  # generous: fast speech is ~4 tokens/s
+_NO_SPEECH, _LOW_LOGPROB = 0.6, -1.0  # faster-whisper's defaults for dropping silent segments
 
 
 def resolve_model_dir(settings: AsrSettings) -> tuple[Path, str]:
@@ -64,6 +68,8 @@ class FasterWhisperEngine(ASREngine):
         self, audio: np.ndarray, options: TranscriptionOptions
     ) -> tuple[str | None, Iterator[Segment]]:
         s = self._settings
+        if s.unpadded_encoder and not options.timestamps and len(audio) < _WINDOW_S * SAMPLE_RATE:
+            return self._decode_unpadded(audio, options)
         temperatures: list[float] = [options.temperature]
         if s.temperature_fallback:
             temperatures += [t / 10 for t in range(int(options.temperature * 10) + 2, 11, 2)]
@@ -78,6 +84,56 @@ class FasterWhisperEngine(ASREngine):
             vad_filter=False,
         )
         return info.language, (_segment(i, seg) for i, seg in enumerate(segments))
+
+    def _decode_unpadded(
+        self, audio: np.ndarray, options: TranscriptionOptions
+    ) -> tuple[str | None, Iterator[Segment]]:
+        """One decode of audio under 30 s, encoded at its own length (padded with silence to
+        ``min_encoder_s``) instead of the 30 s window: the encoder's cost follows the audio."""
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        s, model = self._settings, self._model
+        padded = np.pad(audio, (0, max(0, int(s.min_encoder_s * SAMPLE_RATE) - len(audio))))
+        features = model.feature_extractor(padded)
+        features = features[:, : features.shape[-1] // 2 * 2]  # the encoder's convolution halves frames
+        encoded = model.encode(features)
+        language = options.language or s.language
+        if language is None and model.model.is_multilingual:
+            language = model.model.detect_language(encoded)[0][0][0][2:-2]
+        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, "transcribe", language or "en")
+        previous = tokenizer.encode(" " + options.prompt.strip()) if options.prompt else []
+        prompt = model.get_prompt(tokenizer, previous, without_timestamps=True)
+        duration = len(audio) / SAMPLE_RATE
+        result = model.model.generate(
+            encoded,
+            [prompt],
+            beam_size=s.beam_size,
+            # a bound on tokens for the audio's length: a decode that starts repeating stops early
+            max_length=len(prompt) + int(10 + _TOKENS_PER_S * duration),
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+            sampling_temperature=max(options.temperature, 1e-6) if options.temperature else 1.0,
+            sampling_topk=0 if options.temperature else 1,
+        )[0]
+        tokens = result.sequences_ids[0]
+        avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+        text = tokenizer.decode(tokens)
+        if result.no_speech_prob > _NO_SPEECH and avg_logprob < _LOW_LOGPROB:
+            text, tokens = "", []  # as faster-whisper does: silence, not words
+        segment = Segment(
+            id=0,
+            start=0.0,
+            end=duration,
+            text=text,
+            tokens=tuple(tokens),
+            temperature=options.temperature,
+            avg_logprob=avg_logprob,
+            no_speech_prob=result.no_speech_prob,
+        )
+        return language, iter([segment] if text.strip() else [])
 
 
 def _segment(index: int, seg: Any) -> Segment:

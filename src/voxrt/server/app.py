@@ -16,7 +16,8 @@ from voxrt.asr import ASREngine, create_asr_engine
 from voxrt.config import Settings
 from voxrt.server.errors import install_error_handlers
 from voxrt.server.limits import BodySizeLimit
-from voxrt.server.routers import health, models, transcriptions
+from voxrt.server.routers import health, models, realtime, transcriptions
+from voxrt.vad import create_vad
 
 __all__ = ["create_app"]
 
@@ -56,6 +57,8 @@ def create_app(settings: Settings, engine: ASREngine | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine or create_asr_engine(settings.asr)
     app.state.api_keys = settings.auth.keys()
+    app.state.vad = create_vad(settings.vad.engine)
+    app.state.sessions = 0
     app.state.load_error = None
     app.state.started_at = int(time.time())
     install_error_handlers(app)
@@ -67,6 +70,6 @@ def create_app(settings: Settings, engine: ASREngine | None = None) -> FastAPI:
             allow_methods=["*"],
             allow_headers=["*"],
         )
-    for router in (health.router, models.router, transcriptions.router):
+    for router in (health.router, models.router, transcriptions.router, realtime.router):
         app.include_router(router)
     return app

@@ -124,6 +124,7 @@ async def create_transcription(request: Request) -> Response:
         prompt=params.prompt,
         temperature=params.temperature,
         word_timestamps=params.response_format == "verbose_json" and "word" in params.timestamp_granularities,
+        timestamps=params.response_format in ("verbose_json", "srt", "vtt"),
     )
     if params.stream:
         return StreamingResponse(_sse(engine, audio, options), media_type="text/event-stream")

@@ -1,0 +1,81 @@
+"""Raw audio formats of the realtime protocol (16-bit PCM, G.711 mu-law and A-law) and a
+streaming resampler to the recognizer's 16 kHz."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import soxr
+
+from voxrt.audio.decode import SAMPLE_RATE
+from voxrt.errors import InvalidAudio
+
+__all__ = ["AudioFormat", "StreamDecoder"]
+
+FormatType = Literal["audio/pcm", "audio/pcmu", "audio/pcma"]
+
+
+def _mulaw_table() -> np.ndarray:
+    codes = ~np.arange(256, dtype=np.uint8)
+    exponent = (codes >> 4) & 0x07
+    mantissa = (codes & 0x0F).astype(np.int32)
+    magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84
+    return np.where(codes & 0x80, -magnitude, magnitude).astype(np.float32) / 32768.0
+
+
+def _alaw_table() -> np.ndarray:
+    codes = np.arange(256, dtype=np.uint8) ^ 0x55
+    exponent = ((codes >> 4) & 0x07).astype(np.int32)
+    mantissa = (codes & 0x0F).astype(np.int32)
+    magnitude = np.where(
+        exponent == 0, (mantissa << 4) + 8, ((mantissa << 4) + 0x108) << np.maximum(exponent - 1, 0)
+    )
+    return np.where(codes & 0x80, magnitude, -magnitude).astype(np.float32) / 32768.0
+
+
+_G711 = {"audio/pcmu": _mulaw_table(), "audio/pcma": _alaw_table()}
+
+
+@dataclass(frozen=True)
+class AudioFormat:
+    """An input format: ``audio/pcm`` (16-bit little-endian mono at ``rate``) or G.711 at 8 kHz."""
+
+    type: FormatType = "audio/pcm"
+    rate: int = 24000
+
+    @property
+    def bytes_per_sample(self) -> int:
+        return 2 if self.type == "audio/pcm" else 1
+
+    def decode(self, data: bytes) -> np.ndarray:
+        """float32 samples at ``rate``.
+
+        Raises:
+            InvalidAudio: 16-bit PCM with an odd number of bytes.
+        """
+        if self.type == "audio/pcm":
+            if len(data) % 2:
+                raise InvalidAudio("audio/pcm needs whole 16-bit samples (an even number of bytes).")
+            return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+        return _G711[self.type][np.frombuffer(data, dtype=np.uint8)]
+
+
+class StreamDecoder:
+    """Per-session: raw chunks in the session's format in, float32 16 kHz out, filter state kept
+    across chunks so chunk boundaries leave no clicks."""
+
+    def __init__(self, audio_format: AudioFormat) -> None:
+        self.format = audio_format
+        self._resampler = (
+            None
+            if audio_format.rate == SAMPLE_RATE
+            else soxr.ResampleStream(audio_format.rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+        )
+
+    def push(self, data: bytes) -> np.ndarray:
+        samples = self.format.decode(data)
+        if self._resampler is None:
+            return samples
+        return np.asarray(self._resampler.resample_chunk(samples), dtype=np.float32)

@@ -1,0 +1,193 @@
+"""OpenAI Realtime protocol shapes for transcription sessions: client payloads to validate,
+the session configuration, and server event constructors."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from voxrt.audio.pcm import AudioFormat
+from voxrt.errors import InvalidRequest, VoxrtError
+
+__all__ = [
+    "InvalidEvent",
+    "SessionConfig",
+    "TurnDetection",
+    "UnknownEvent",
+    "error_event",
+    "server_event",
+    "validation_error",
+]
+
+
+class _Lenient(BaseModel):
+    # unknown keys are ignored, as OpenAI's server does, so newer clients keep working
+    model_config = ConfigDict(extra="ignore")
+
+
+class FormatIn(_Lenient):
+    type: Literal["audio/pcm", "audio/pcmu", "audio/pcma"] = "audio/pcm"
+    rate: Literal[8000, 16000, 24000] | None = None
+
+
+class TranscriptionIn(_Lenient):
+    model: str | None = None
+    language: str | None = Field(None, max_length=16)
+    prompt: str | None = Field(None, max_length=4000)
+
+
+class TurnDetection(_Lenient):
+    type: Literal["server_vad"] = "server_vad"
+    threshold: float | None = Field(None, ge=0.0, le=1.0)
+    prefix_padding_ms: int | None = Field(None, ge=0, le=5000)
+    silence_duration_ms: int | None = Field(None, ge=50, le=10000)
+
+
+class NoiseReductionIn(_Lenient):
+    type: Literal["near_field", "far_field"]
+
+
+class AudioInputIn(_Lenient):
+    format: FormatIn | None = None
+    transcription: TranscriptionIn | None = None
+    turn_detection: TurnDetection | None = None
+    noise_reduction: NoiseReductionIn | None = None
+
+
+class AudioIn(_Lenient):
+    input: AudioInputIn | None = None
+
+
+class SessionIn(_Lenient):
+    """GA ``session.update`` payload (transcription sessions)."""
+
+    type: Literal["transcription"] | None = None
+    audio: AudioIn | None = None
+
+
+_BETA_FORMATS = {
+    "pcm16": ("audio/pcm", 24000),
+    "g711_ulaw": ("audio/pcmu", 8000),
+    "g711_alaw": ("audio/pcma", 8000),
+}
+
+
+class BetaSessionIn(_Lenient):
+    """Beta ``transcription_session.update`` payload."""
+
+    input_audio_format: Literal["pcm16", "g711_ulaw", "g711_alaw"] | None = None
+    input_audio_transcription: TranscriptionIn | None = None
+    turn_detection: TurnDetection | None = None
+    input_audio_noise_reduction: NoiseReductionIn | None = None
+
+    def to_ga(self, fields_set: set[str]) -> tuple[SessionIn, set[str]]:
+        """The same request in the GA shape, and which input keys it sets."""
+        audio = AudioInputIn()
+        keys = set()
+        if self.input_audio_format is not None:
+            kind, rate = _BETA_FORMATS[self.input_audio_format]
+            audio.format = FormatIn(type=kind, rate=rate)
+            keys.add("format")
+        if "input_audio_transcription" in fields_set:
+            audio.transcription = self.input_audio_transcription
+            keys.add("transcription")
+        if "turn_detection" in fields_set:
+            audio.turn_detection = self.turn_detection
+            keys.add("turn_detection")
+        if "input_audio_noise_reduction" in fields_set:
+            audio.noise_reduction = self.input_audio_noise_reduction
+            keys.add("noise_reduction")
+        return SessionIn(audio=AudioIn(input=audio)), keys
+
+
+class SessionConfig(BaseModel):
+    """The effective settings of one transcription session."""
+
+    id: str = Field(default_factory=lambda: "sess_" + secrets.token_hex(10))
+    format: AudioFormat = AudioFormat()
+    model: str = ""
+    language: str | None = None
+    prompt: str | None = None
+    turn_detection: TurnDetection | None = TurnDetection()
+    noise_reduction: str | None = None
+
+    def apply(self, update: SessionIn) -> SessionConfig:
+        """A copy with the keys the update sets.
+
+        Raises:
+            InvalidEvent: an audio/pcm rate other than 16000 or 24000.
+        """
+        new = self.model_copy()
+        audio = update.audio.input if update.audio else None
+        if audio is None:
+            return new
+        given = audio.model_fields_set
+        if audio.format is not None:
+            kind = audio.format.type
+            rate = audio.format.rate or (24000 if kind == "audio/pcm" else 8000)
+            if (kind == "audio/pcm") != (rate in (16000, 24000)):
+                raise InvalidEvent(
+                    f"{kind} at {rate} Hz is not supported: audio/pcm takes 24000 or 16000, "
+                    "audio/pcmu and audio/pcma take 8000.",
+                    param="session.audio.input.format.rate",
+                )
+            new.format = AudioFormat(kind, rate)
+        if audio.transcription is not None:
+            t = audio.transcription
+            new.model = t.model if t.model is not None else new.model
+            new.language = t.language if "language" in t.model_fields_set else new.language
+            new.prompt = t.prompt if "prompt" in t.model_fields_set else new.prompt
+        if "turn_detection" in given:
+            new.turn_detection = audio.turn_detection
+        if "noise_reduction" in given:
+            new.noise_reduction = audio.noise_reduction.type if audio.noise_reduction else None
+        return new
+
+    def to_wire(self) -> dict[str, Any]:
+        """The session as OpenAI's GA ``session.created`` / ``session.updated`` carry it."""
+        turn = None
+        if self.turn_detection is not None:
+            turn = self.turn_detection.model_dump()
+        return {
+            "type": "transcription",
+            "id": self.id,
+            "object": "realtime.transcription_session",
+            "audio": {
+                "input": {
+                    "format": {"type": self.format.type, "rate": self.format.rate},
+                    "transcription": {"model": self.model, "language": self.language, "prompt": self.prompt},
+                    "turn_detection": turn,
+                    "noise_reduction": {"type": self.noise_reduction} if self.noise_reduction else None,
+                }
+            },
+            "include": [],
+        }
+
+
+class InvalidEvent(InvalidRequest):
+    code = "invalid_event"
+
+
+class UnknownEvent(InvalidRequest):
+    code = "unknown_event"
+
+
+def validation_error(exc: ValidationError, prefix: str) -> InvalidEvent:
+    """The first problem of a pydantic error, with the dotted path of the offending field."""
+    first = exc.errors()[0]
+    param = ".".join([prefix, *(str(p) for p in first["loc"] if not str(p).startswith("function-"))])
+    return InvalidEvent(f"{param}: {first['msg']}", param=param)
+
+
+def server_event(type_: str, **fields: Any) -> dict[str, Any]:
+    """A server event with a fresh ``event_id``."""
+    return {"type": type_, "event_id": "event_" + secrets.token_hex(10), **fields}
+
+
+def error_event(error: VoxrtError, client_event_id: str | None = None) -> dict[str, Any]:
+    """An ``error`` event naming the client event that caused it."""
+    body = error.body()["error"]
+    body["event_id"] = client_event_id
+    return server_event("error", error=body)
