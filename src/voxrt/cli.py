@@ -142,6 +142,10 @@ def _config(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    if args.bench == "stream":
+        from voxrt.bench.stream import run as bench_stream
+
+        return bench_stream(args, _settings(args))
     from voxrt.bench.transcribe import run as bench_transcribe
 
     return bench_transcribe(args, _settings(args))
@@ -175,9 +179,14 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
-    from voxrt.bench.transcribe import add_arguments
+    from voxrt.bench import stream, transcribe
 
-    add_arguments(bench_sub.add_parser("transcribe", parents=[common], help="REST throughput vs direct"))
+    transcribe.add_arguments(
+        bench_sub.add_parser("transcribe", parents=[common], help="REST throughput vs direct")
+    )
+    stream.add_arguments(
+        bench_sub.add_parser("stream", parents=[common], help="realtime latency and capacity")
+    )
     bench.set_defaults(func=_bench)
     return parser
 

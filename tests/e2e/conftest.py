@@ -22,3 +22,24 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     )
     with running_server(directory / "server.log", config=config) as process:
         yield process
+
+
+RT_KEY = "rt-key"
+RT_MAX_SESSIONS = 3
+RT_MAX_MESSAGE = 200_000
+RT_IDLE_S = 4
+
+
+@pytest.fixture(scope="module")
+def realtime_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A live server with small realtime limits, so the tests can reach them."""
+    directory = tmp_path_factory.mktemp("realtime")
+    config = directory / "voxrt.yaml"
+    limits = {
+        "max_sessions": RT_MAX_SESSIONS,
+        "max_message_bytes": RT_MAX_MESSAGE,
+        "idle_timeout_s": RT_IDLE_S,
+    }
+    config.write_text(yaml.safe_dump({"auth": {"api_keys": [RT_KEY]}, "realtime": limits}))
+    with running_server(directory / "server.log", config=config) as process:
+        yield process

@@ -13,6 +13,7 @@ from voxrt.errors import InvalidRequest, VoxrtError
 
 __all__ = [
     "InvalidEvent",
+    "InvalidJson",
     "SessionConfig",
     "TurnDetection",
     "UnknownEvent",
@@ -168,6 +169,10 @@ class SessionConfig(BaseModel):
 
 class InvalidEvent(InvalidRequest):
     code = "invalid_event"
+
+
+class InvalidJson(InvalidRequest):
+    code = "invalid_json"
 
 
 class UnknownEvent(InvalidRequest):

@@ -30,10 +30,11 @@ from voxrt.asr.streaming import (
 )
 from voxrt.audio.pcm import StreamDecoder
 from voxrt.config import Settings
-from voxrt.errors import InvalidAudio, InvalidRequest, VoxrtError
+from voxrt.errors import InvalidAudio, VoxrtError
 from voxrt.realtime.events import (
     BetaSessionIn,
     InvalidEvent,
+    InvalidJson,
     SessionConfig,
     SessionIn,
     TurnDetection,
@@ -123,9 +124,9 @@ class TranscriptionSession:
             try:
                 event = json.loads(text)
             except json.JSONDecodeError as exc:
-                raise InvalidRequest(f"The message is not valid JSON: {exc.msg}.") from None
+                raise InvalidJson(f"The message is not valid JSON: {exc.msg}.") from None
             if not isinstance(event, dict):
-                raise InvalidRequest("A client event must be a JSON object.")
+                raise InvalidJson("A client event must be a JSON object.")
             event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
             kind = event.get("type")
             handler = _handlers.get(kind) if isinstance(kind, str) else None

@@ -1,0 +1,53 @@
+"""Charts for the benchmarks (matplotlib, imported only when a chart is drawn)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = ["plot_latency"]
+
+
+def plot_latency(rows: list[dict[str, Any]], path: Path, limit_ms: float, title: str) -> None:
+    """Draw asr_final_ms p50 / p95 and asr_partial_ms p50 against concurrent sessions, with the
+    ``limit_ms`` line, as a PNG at ``path``. ``rows`` are ``voxrt bench stream``'s per-count stats.
+
+    Raises:
+        RuntimeError: matplotlib is not installed.
+    """
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise RuntimeError("the benchmark charts need matplotlib: pip install 'voxrt[bench]'") from exc
+    figure = Figure(figsize=(8, 5), dpi=110, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    sessions = [row["sessions"] for row in rows]
+    series = (
+        ("asr_final_ms", "p95", "final p95", "tab:red", "o-"),
+        ("asr_final_ms", "p50", "final p50", "tab:blue", "o-"),
+        ("asr_partial_ms", "p50", "partial p50", "tab:green", "s--"),
+    )
+    top = limit_ms
+    for key, stat, label, color, style in series:
+        points = [(n, row[key][stat]) for n, row in zip(sessions, rows, strict=True) if row[key][stat]]
+        if points:
+            xs, ys = zip(*points, strict=True)
+            axes.plot(xs, ys, style, color=color, label=label, linewidth=2, markersize=6)
+            top = max(top, *ys)
+            for x, y in points:
+                axes.annotate(f"{y:.0f}", (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    axes.axhline(limit_ms, color="gray", linestyle=":", linewidth=1.5, label=f"{limit_ms:g} ms target")
+    axes.set_xscale("log", base=2)
+    axes.set_xticks(sessions, [str(n) for n in sessions])
+    axes.minorticks_off()
+    if len(sessions) == 1:
+        axes.set_xlim(sessions[0] / 1.5, sessions[0] * 1.5)
+    axes.set_ylim(0, top * 1.15)
+    axes.set_xlabel("concurrent sessions")
+    axes.set_ylabel("latency (ms)")
+    axes.set_title(title, fontsize=10)
+    axes.grid(True, alpha=0.3)
+    axes.legend(loc="upper left", fontsize=9)
+    figure.savefig(path)
