@@ -139,6 +139,13 @@ class AsrSettings(_Section):
         description="With unpadded_encoder, audio is still padded with silence to this length: shorter "
         "inputs make Whisper repeat itself.",
     )
+    max_batch: int = Field(
+        8,
+        ge=1,
+        le=64,
+        description="Most unpadded decodes (from any sessions) run as one batched model call; 1 turns "
+        "batching off.",
+    )
     warmup: bool = Field(True, description="Run one decode at start so the first request is not slow.")
 
 
@@ -160,6 +167,11 @@ class RealtimeSettings(_Section):
         description="Most uncommitted audio held for a session without turn detection, in seconds.",
     )
     partials: bool = Field(True, description="Send transcription deltas while the person is speaking.")
+    speculative_final: bool = Field(
+        True,
+        description="Start the final decode at silence onset and keep it if speech does not resume, "
+        "so the transcript is ready when the silence window closes.",
+    )
     partial_interval_ms: int = Field(
         300,
         ge=50,

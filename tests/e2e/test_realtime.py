@@ -76,6 +76,8 @@ def test_sdk_realtime_client_streams_five_utterances(realtime_server: ServerProc
     items = _by_item(events)
     assert len(items) == 5, kinds
     completed, with_deltas = [], 0
+    streamed_texts: list[str] = []
+    final_prefixes: list[str] = []
     for index, (item_id, item_events) in enumerate(items.items()):
         types = [t for _, t in item_events]
         deltas = [t for t in types if t.endswith(".delta")]
@@ -96,12 +98,14 @@ def test_sdk_realtime_client_streams_five_utterances(realtime_server: ServerProc
                 e["delta"] for _, e in events if e.get("item_id") == item_id and e["type"].endswith(".delta")
             )
         )
-        final_words = normalize(transcript)[: len(streamed)]
-        assert wer([" ".join(final_words)], [" ".join(streamed)]) <= 0.25, (streamed, transcript)
+        streamed_texts.append(" ".join(streamed))
+        final_prefixes.append(" ".join(normalize(transcript)[: len(streamed)]))
         true_start_ms, true_end_ms = (b / RATE * 1000 for b in speech.bounds[index])
         assert abs(item["input_audio_buffer.speech_stopped"]["audio_end_ms"] - true_end_ms) <= 300
         assert item["input_audio_buffer.speech_started"]["audio_start_ms"] <= true_start_ms
     assert with_deltas >= 3, "partial transcripts should stream while people speak"
+    # the deltas of an utterance read as the start of its final transcript (which may still differ)
+    assert wer(final_prefixes, streamed_texts) <= 0.15, (streamed_texts, completed)
     assert wer(list(SENTENCES[:5]), completed) <= 0.12, completed
     metrics = [e for _, e in events if e["type"] == "voxrt.metrics"]
     assert len(metrics) == 5 and all(m["asr_final_ms"] > 0 for m in metrics)

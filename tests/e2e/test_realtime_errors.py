@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 from collections.abc import Awaitable, Callable
 
 import numpy as np
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.e2e.conftest import RT_IDLE_S, RT_KEY, RT_MAX_MESSAGE, RT_MAX_SESSIONS
 from tests.e2e.realtime_client import Client, pcm16, ws_url
@@ -206,3 +207,21 @@ def test_base64_audio_and_binary_frames_are_equivalent(realtime_server: ServerPr
         return transcript
 
     assert wer([SENTENCES[0]] * 2, [asyncio.run(run(True)), asyncio.run(run(False))]) <= 0.15
+
+
+def test_client_that_stops_reading_is_disconnected(realtime_server: ServerProcess) -> None:
+    async def check() -> None:
+        # max_queue=1: the client library stops reading the socket, so the server's sends back up
+        client = await Client.open(ws_url(realtime_server), RT_KEY, max_queue=1)
+        client._reader.cancel()
+        sent = 0
+        with contextlib.suppress(ConnectionClosed):
+            async with asyncio.timeout(60):
+                while sent < 200_000:
+                    await client.ws.send("{")  # each earns an error event nobody reads
+                    sent += 1
+        assert sent < 200_000, "the server never gave up on a client that does not read"
+        code, _ = await client.closed()
+        assert code is not None
+
+    asyncio.run(_with_witness(realtime_server, check))

@@ -11,6 +11,11 @@ decode took (so partials back off under load; they also queue behind every
 final). Only text that two consecutive decodes agree on is sent
 (LocalAgreement-2), so deltas rarely need taking back; the final decode of the
 whole utterance is the transcript, and where it differs from the deltas it wins.
+
+Speculative finalization: once the speech has been followed by the trailing
+pad's worth of silence, the final decode starts on exactly the audio the
+utterance will carry if it ends there; if speech resumes it is dropped, if the
+silence window closes it is the final, already done or nearly so.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from voxrt.asr.base import ASREngine, TranscriptionOptions
+from voxrt.asr.base import ASREngine, Transcription, TranscriptionOptions
 from voxrt.asr.scheduler import Priority
 from voxrt.audio.decode import SAMPLE_RATE
 from voxrt.errors import VoxrtError
@@ -115,6 +120,13 @@ class _Utterance:
     hypothesis: list[str] = field(default_factory=list)
     stable: list[str] = field(default_factory=list)
     decoded_samples: int = 0
+    speculation: asyncio.Task[Transcription] | None = None
+    speculated_samples: int = 0
+
+    def drop_speculation(self) -> None:
+        if self.speculation is not None:
+            self.speculation.cancel()
+            self.speculation = None
 
 
 class StreamingRecognizer:
@@ -129,6 +141,7 @@ class StreamingRecognizer:
         on_event: Callable[[StreamEvent], None],
         *,
         partials: bool = True,
+        speculative_final: bool = True,
         partial_interval_ms: int = 300,
         max_buffer_s: float = 60.0,
     ) -> None:
@@ -136,6 +149,7 @@ class StreamingRecognizer:
         self.options = options
         self._segmenter = segmenter
         self._partials = partials
+        self._speculative = speculative_final
         self._interval_s = self._base_interval_s = partial_interval_ms / 1000
         self._max_buffer = int(max_buffer_s * SAMPLE_RATE)
         self._emit = on_event
@@ -170,6 +184,7 @@ class StreamingRecognizer:
         self._arrivals.append((self._audio_ms, time.perf_counter()))
         if self._segmenter is not None:
             self._handle(self._segmenter.push(audio))
+            self._maybe_speculate()
             self._maybe_partial()
 
     def commit(self) -> None:
@@ -189,14 +204,14 @@ class StreamingRecognizer:
         self._manual, self._manual_samples = [], 0
         item_id = _new_item_id()
         self._emit(Committed(item_id))
-        self._start_final(
-            _Utterance(item_id, int(self._audio_ms - 1000 * len(audio) / SAMPLE_RATE)), audio, None
-        )
+        self._start_final(_Utterance(item_id, int(self._audio_ms - 1000 * len(audio) / SAMPLE_RATE)), audio)
 
     def clear(self) -> None:
         """Drop buffered audio and any utterance in progress (``input_audio_buffer.clear``)."""
         self._manual, self._manual_samples = [], 0
         self._cancel_partial()
+        if self._utterance is not None:
+            self._utterance.drop_speculation()
         self._utterance = None
         if self._segmenter is not None:
             self._segmenter.reset()
@@ -214,6 +229,8 @@ class StreamingRecognizer:
     async def aclose(self) -> None:
         """Stop every decode of this session (disconnect): nothing is left running."""
         self._cancel_partial()
+        if self._utterance is not None:
+            self._utterance.drop_speculation()
         if self._finals is not None:
             self._finals.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -237,6 +254,21 @@ class StreamingRecognizer:
                 endpoint_ms = 1000 * (time.perf_counter() - self._arrival(end_ms))
                 self._start_final(utterance, event.audio, end_ms, endpoint_ms)
 
+    def _maybe_speculate(self) -> None:
+        utterance = self._utterance
+        if not self._speculative or utterance is None or self._segmenter is None:
+            return
+        settled = self._segmenter.settled_audio()
+        if settled is None:  # speech goes on (or resumed): any guess at the final is void
+            utterance.drop_speculation()
+        elif utterance.speculation is None or len(settled) != utterance.speculated_samples:
+            utterance.drop_speculation()
+            self._cancel_partial()  # the speculative final supersedes partials of this utterance
+            utterance.speculated_samples = len(settled)
+            utterance.speculation = asyncio.create_task(
+                self.engine.transcribe(settled, self.options, priority=Priority.FINAL)
+            )
+
     def _arrival(self, audio_ms: float) -> float:
         """Wall time at which the audio at ``audio_ms`` had arrived."""
         for end_ms, wall in self._arrivals:
@@ -245,21 +277,30 @@ class StreamingRecognizer:
         return time.perf_counter()
 
     def _start_final(
-        self, utterance: _Utterance, audio: np.ndarray, end_ms: float | None, endpoint_ms: float | None = None
+        self,
+        utterance: _Utterance,
+        audio: np.ndarray,
+        end_ms: float | None = None,
+        endpoint_ms: float | None = None,
     ) -> None:
+        if utterance.speculation is not None and utterance.speculated_samples == len(audio):
+            decode, utterance.speculation = utterance.speculation, None  # the guess was right
+        else:
+            utterance.drop_speculation()
+            decode = asyncio.create_task(self.engine.transcribe(audio, self.options, priority=Priority.FINAL))
         previous = self._finals
-        self._finals = asyncio.create_task(self._final(utterance, audio, end_ms, endpoint_ms, previous))
+        self._finals = asyncio.create_task(self._final(utterance, decode, end_ms, endpoint_ms, previous))
 
     async def _final(
         self,
         utterance: _Utterance,
-        audio: np.ndarray,
+        decode: asyncio.Task[Transcription],
         end_ms: float | None,
         endpoint_ms: float | None,
         previous: asyncio.Task[None] | None,
     ) -> None:
         try:
-            result = await self.engine.transcribe(audio, self.options, priority=Priority.FINAL)
+            result = await decode
         except VoxrtError as exc:
             outcome: Completed | Failed = Failed(utterance.item_id, exc)
         except Exception as exc:
@@ -284,7 +325,7 @@ class StreamingRecognizer:
 
     def _maybe_partial(self) -> None:
         utterance = self._utterance
-        if not self._partials or utterance is None or self._segmenter is None:
+        if not self._partials or utterance is None or self._segmenter is None or utterance.speculation:
             return
         if self._partial_task is not None and not self._partial_task.done():
             return

@@ -44,6 +44,8 @@ def plot_latency(rows: list[dict[str, Any]], path: Path, limit_ms: float, title:
     axes.minorticks_off()
     if len(sessions) == 1:
         axes.set_xlim(sessions[0] / 1.5, sessions[0] * 1.5)
+    else:
+        axes.margins(x=0.08)  # room for the labels of the last point
     axes.set_ylim(0, top * 1.15)
     axes.set_xlabel("concurrent sessions")
     axes.set_ylabel("latency (ms)")

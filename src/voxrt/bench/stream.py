@@ -279,15 +279,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     plot_latency(
         rows, png, FINAL_P95_LIMIT_MS, title=f"voxrt bench stream: {model}, {_env_label(args.server_env)}"
     )
-    problems = sum(
-        r["missed"] + r["extra"] + r["failed"] + r["out_of_order"] + len(r["errors"]) for r in rows
-    )
-    if problems:
-        print("missed / extra / failed / out-of-order items or errors: see 'runs' in the JSON")
-    print(
-        f"capacity (asr_final_ms p95 <= {FINAL_P95_LIMIT_MS:g} ms): {best if best is not None else 'none'} "
-        f"sessions   (written to {args.output}, {png})"
-    )
+    problems = sum(r["missed"] + r["extra"] + r["failed"] + r["out_of_order"] for r in rows)
+    errors = sorted({error for r in rows for error in r["errors"]})
+    if problems or errors:
+        print("missed / extra / failed / out-of-order items: see 'runs' in the JSON")
+        for error in errors[:5]:
+            print(f"  error: {error}")
+    verdict = f"{best} sessions" if best is not None else "none"
+    print(f"capacity (asr_final_ms p95 <= {FINAL_P95_LIMIT_MS:g} ms): {verdict}")
+    print(f"written to {args.output} and {png}")
     return 0 if rows and rows[0]["completed"] else 1
 
 

@@ -193,29 +193,26 @@ async def _session(ws: ClientConnection, script: Script, start_at: float, chunk_
     log = SessionLog()
     reader = asyncio.create_task(_read(ws, log))
     step = chunk_ms * RATE // 1000 * 2
+    # a send blocked by a server that stopped reading must not hang the benchmark either
+    give_up_at = start_at + len(script.pcm) / 2 / RATE + 2 * _DRAIN_TIMEOUT_S
     try:
-        for k, offset in enumerate(range(0, len(script.pcm), step)):
-            due = start_at + k * chunk_ms / 1000  # absolute schedule: a late send does not delay the rest
-            if (delay := due - time.perf_counter()) > 0:
-                await asyncio.sleep(delay)
-            audio = base64.b64encode(script.pcm[offset : offset + step]).decode()
-            await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": audio}))
-            log.sent_at.append(now := time.perf_counter())
-            log.send_lag_ms.append(1000 * (now - due))
-        last_sent = time.perf_counter()
-        while not reader.done():
-            now = time.perf_counter()
-            if now > last_sent + _DRAIN_TIMEOUT_S:
-                log.timed_out = True
-                break
-            if all(item.done for item in log.items.values()) and (
-                sum(item.done for item in log.items.values()) >= len(script.texts)
-                or now - max(log.last_event_at, last_sent) > _QUIET_S
-            ):
-                break
-            await asyncio.sleep(0.05)
-        if reader.done() and not reader.cancelled() and reader.exception() is not None:
-            log.errors.append(f"reader: {reader.exception()!r}")
+        async with asyncio.timeout(give_up_at - time.perf_counter()):
+            for k, offset in enumerate(range(0, len(script.pcm), step)):
+                due = start_at + k * chunk_ms / 1000  # absolute schedule: a late send delays no other
+                if (delay := due - time.perf_counter()) > 0:
+                    await asyncio.sleep(delay)
+                audio = base64.b64encode(script.pcm[offset : offset + step]).decode()
+                await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": audio}))
+                log.sent_at.append(now := time.perf_counter())
+                log.send_lag_ms.append(1000 * (now - due))
+            await _drain(log, reader, len(script.texts))
+        if reader.done():
+            error = None if reader.cancelled() else reader.exception()
+            log.errors.append(
+                f"connection ended: {error!r}" if error else f"closed by the server: {ws.close_code}"
+            )
+    except TimeoutError:
+        log.timed_out = True
     except Exception as exc:
         log.errors.append(f"{type(exc).__name__}: {exc}")
     finally:
@@ -223,6 +220,25 @@ async def _session(ws: ClientConnection, script: Script, start_at: float, chunk_
         await asyncio.gather(reader, return_exceptions=True)
         await ws.close()
     return log
+
+
+async def _drain(log: SessionLog, reader: asyncio.Task[None], expected: int) -> None:
+    """Wait until every item is done and either all ``expected`` came or the server went quiet.
+
+    Raises:
+        TimeoutError: still waiting ``_DRAIN_TIMEOUT_S`` after the last audio.
+    """
+    last_sent = time.perf_counter()
+    while not reader.done():
+        now = time.perf_counter()
+        if now > last_sent + _DRAIN_TIMEOUT_S:
+            raise TimeoutError
+        items = log.items.values()
+        if all(item.done for item in items) and (
+            sum(item.done for item in items) >= expected or now - max(log.last_event_at, last_sent) > _QUIET_S
+        ):
+            return
+        await asyncio.sleep(0.05)
 
 
 @dataclass(frozen=True)

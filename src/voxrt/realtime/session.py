@@ -89,6 +89,7 @@ class TranscriptionSession:
             self._options(),
             lambda event: self._emit(*self._to_wire(event)),
             partials=settings.realtime.partials,
+            speculative_final=settings.realtime.speculative_final,
             partial_interval_ms=settings.realtime.partial_interval_ms,
             max_buffer_s=settings.realtime.max_buffer_s,
         )

@@ -195,6 +195,16 @@ class Segmenter:
             return np.zeros(0, np.float32)
         return self._history.view(self._start, self._history.end).copy()
 
+    def settled_audio(self) -> np.ndarray | None:
+        """The open utterance as ``SpeechStopped`` would carry it if the silence window closed now
+        (speech plus ``TRAILING_PAD_MS``); ``None`` while less than the pad has followed the speech.
+
+        Lets a caller start decoding at silence onset, before the utterance is known to be over.
+        """
+        if self._start is None or self._next - self._last_voiced_end < self._pad:
+            return None
+        return self._history.view(self._start, self._last_voiced_end + self._pad).copy()
+
     def push(self, audio: np.ndarray) -> list[SegmenterEvent]:
         """Add audio and classify every complete frame in one VAD call.
 
