@@ -139,13 +139,6 @@ class AsrSettings(_Section):
         description="With unpadded_encoder, audio is still padded with silence to this length: shorter "
         "inputs make Whisper repeat itself.",
     )
-    max_batch: int = Field(
-        8,
-        ge=1,
-        le=64,
-        description="Most unpadded decodes (from any sessions) run as one batched model call; 1 turns "
-        "batching off.",
-    )
     warmup: bool = Field(True, description="Run one decode at start so the first request is not slow.")
 
 

@@ -1,4 +1,4 @@
-"""The decode pool: finals before partials, alike jobs batched, cancelled jobs skipped."""
+"""The decode pool: finals before partials, cancelled jobs skipped, errors reach the caller."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from voxrt.asr.scheduler import Priority, PriorityPool
 
 
-def _blocked_pool(max_batch: int = 1) -> tuple[PriorityPool, threading.Event, list[Any]]:
+def _blocked_pool() -> tuple[PriorityPool, threading.Event, list[Any]]:
     """A one-worker pool whose worker is held busy until the returned event is set."""
-    pool = PriorityPool(1, "test", max_batch=max_batch)
+    pool = PriorityPool(1, "test")
     release, started = threading.Event(), threading.Event()
     ran: list[Any] = []
 
@@ -42,34 +42,15 @@ def test_finals_run_before_queued_partials() -> None:
     pool.shutdown()
 
 
-def test_alike_jobs_are_batched_up_to_the_limit() -> None:
-    pool, release, _ = _blocked_pool(max_batch=3)
-    calls: list[list[int]] = []
-
-    def double(items: list[int]) -> list[int]:
-        calls.append(items)
-        return [2 * i for i in items]
-
-    futures = [pool.submit_batched(Priority.PARTIAL, "k", i, double) for i in range(4)]
-    futures.insert(2, pool.submit_batched(Priority.FINAL, "k", 10, double))
-    other = pool.submit_batched(Priority.FINAL, "other-key", 7, double)
-    release.set()
-    assert [f.result(5) for f in futures] == [0, 2, 20, 4, 6]
-    assert other.result(5) == 14
-    # finals first, each key apart, partials in batches of at most 3: one priority and key a batch
-    assert calls == [[10], [7], [0, 1, 2], [3]]
-    pool.shutdown()
-
-
-def test_cancelled_jobs_are_skipped_and_errors_reach_every_caller() -> None:
-    pool, release, ran = _blocked_pool(max_batch=4)
+def test_cancelled_jobs_are_skipped_and_errors_reach_the_caller() -> None:
+    pool, release, ran = _blocked_pool()
     skipped = pool.submit(Priority.PARTIAL, lambda: ran.append("skipped"))
     assert skipped.cancel()
 
-    def fail(items: list[int]) -> list[int]:
+    def fail() -> None:
         raise RuntimeError("model exploded")
 
-    failing: list[Future[Any]] = [pool.submit_batched(Priority.FINAL, "k", i, fail) for i in range(2)]
+    failing: list[Future[Any]] = [pool.submit(Priority.FINAL, fail) for _ in range(2)]
     release.set()
     for future in failing:
         with pytest.raises(RuntimeError, match="model exploded"):

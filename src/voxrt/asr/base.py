@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Hashable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -91,9 +91,9 @@ class ASREngine(ABC):
     worker pool of ``max_parallel`` threads so the event loop never blocks.
     """
 
-    def __init__(self, model_id: str, max_parallel: int = 1, max_batch: int = 1) -> None:
+    def __init__(self, model_id: str, max_parallel: int = 1) -> None:
         self.model_id = model_id
-        self._pool = PriorityPool(max_parallel, name="asr", max_batch=max_batch)
+        self._pool = PriorityPool(max_parallel, name="asr")
         self._ready = False
 
     @property
@@ -106,12 +106,9 @@ class ASREngine(ABC):
         self._load()
         if warmup:
             silence = np.zeros(SAMPLE_RATE, np.float32)
-            _, segments = self._decode(silence, TranscriptionOptions())
-            for _ in segments:
-                pass
-            quick = TranscriptionOptions(timestamps=False)
-            if self._batch_key(silence, quick) is not None:
-                self._decode_batch([(silence, quick)])
+            for options in (TranscriptionOptions(), TranscriptionOptions(timestamps=False)):
+                for _ in self._decode(silence, options)[1]:
+                    pass
         self._ready = True
         log.info("asr model %s loaded in %.2f s", self.model_id, time.perf_counter() - started)
 
@@ -166,16 +163,6 @@ class ASREngine(ABC):
         if not self._ready:
             raise ModelNotReady("The speech recognition model is still loading; retry shortly.")
         loop = asyncio.get_running_loop()
-        key = self._batch_key(audio, options)
-        if key is not None:
-            batched = self._pool.submit_batched(priority, key, (audio, options), self._decode_batch)
-            run.language, segments = await asyncio.wrap_future(batched, loop=loop)
-            floor, duration = 0.0, len(audio) / SAMPLE_RATE
-            for segment in segments:
-                segment = _clamp(segment, floor, duration)
-                floor = segment.start
-                yield segment
-            return
         job = asyncio.wrap_future(
             self._pool.submit(priority, lambda: self._produce(audio, options, run, loop)), loop=loop
         )
@@ -213,16 +200,6 @@ class ASREngine(ABC):
             loop.call_soon_threadsafe(put, exc)
         finally:
             loop.call_soon_threadsafe(put, None)
-
-    def _batch_key(self, audio: np.ndarray, options: TranscriptionOptions) -> Hashable | None:
-        """Decodes with equal keys may run as one batch (``_decode_batch``); None: decode alone."""
-        return None
-
-    def _decode_batch(
-        self, items: list[tuple[np.ndarray, TranscriptionOptions]]
-    ) -> list[tuple[str | None, list[Segment]]]:
-        """Decode several inputs in one model call (worker thread); engines with ``_batch_key``."""
-        raise NotImplementedError
 
     @abstractmethod
     def _load(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ class FasterWhisperEngine(ASREngine):
 
     def __init__(self, settings: AsrSettings) -> None:
         self._dir, model_id = resolve_model_dir(settings)
-        super().__init__(model_id, max_parallel=settings.num_workers, max_batch=settings.max_batch)
+        super().__init__(model_id, max_parallel=settings.num_workers)
         self._settings = settings
         self._model: Any = None
 
@@ -68,6 +68,8 @@ class FasterWhisperEngine(ASREngine):
         self, audio: np.ndarray, options: TranscriptionOptions
     ) -> tuple[str | None, Iterator[Segment]]:
         s = self._settings
+        if s.unpadded_encoder and not options.timestamps and len(audio) < _WINDOW_S * SAMPLE_RATE:
+            return self._decode_unpadded(audio, options)
         temperatures: list[float] = [options.temperature]
         if s.temperature_fallback:
             temperatures += [t / 10 for t in range(int(options.temperature * 10) + 2, 11, 2)]
@@ -83,86 +85,54 @@ class FasterWhisperEngine(ASREngine):
         )
         return info.language, (_segment(i, seg) for i, seg in enumerate(segments))
 
-    def _batch_key(self, audio: np.ndarray, options: TranscriptionOptions) -> Hashable | None:
-        # Audio under 30 s that needs no timestamps takes the unpadded path, batched by temperature.
-        if (
-            self._settings.unpadded_encoder
-            and not options.timestamps
-            and len(audio) < _WINDOW_S * SAMPLE_RATE
-        ):
-            return ("unpadded", options.temperature)
-        return None
-
-    def _decode_batch(
-        self, items: list[tuple[np.ndarray, TranscriptionOptions]]
-    ) -> list[tuple[str | None, list[Segment]]]:
-        """Decode audio under 30 s, each encoded at its own length (padded with silence to
-        ``min_encoder_s``, and to the longest of the batch) instead of the 30 s window, all in one
-        encoder call and one generate call."""
-        import ctranslate2
+    def _decode_unpadded(
+        self, audio: np.ndarray, options: TranscriptionOptions
+    ) -> tuple[str | None, Iterator[Segment]]:
+        """One decode of audio under 30 s, encoded at its own length (padded with silence to
+        ``min_encoder_s``) instead of the 30 s window: the encoder's cost follows the audio."""
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens
 
         s, model = self._settings, self._model
-        least = int(s.min_encoder_s * SAMPLE_RATE)
-        features = [model.feature_extractor(np.pad(a, (0, max(0, least - len(a))))) for a, _ in items]
-        frames = max(f.shape[-1] for f in features) // 2 * 2  # the encoder's convolution halves frames
-        batch = np.stack(
-            [np.pad(f, ((0, 0), (0, max(0, frames - f.shape[-1]))))[:, :frames] for f in features]
-        )
-        encoded = model.model.encode(
-            ctranslate2.StorageView.from_array(np.ascontiguousarray(batch)), to_cpu=False
-        )
-        languages, tokenizers, prompts = [], [], []
-        for index, (_, options) in enumerate(items):
-            language = options.language or s.language
-            if language is None and model.model.is_multilingual:
-                # detect on this item alone (a batch of one) to keep the code simple
-                language = model.model.detect_language(model.encode(features[index]))[0][0][0][2:-2]
-            tokenizer = Tokenizer(
-                model.hf_tokenizer, model.model.is_multilingual, "transcribe", language or "en"
-            )
-            previous = tokenizer.encode(" " + options.prompt.strip()) if options.prompt else []
-            languages.append(language)
-            tokenizers.append(tokenizer)
-            prompts.append(model.get_prompt(tokenizer, previous, without_timestamps=True))
-        longest = max(len(a) for a, _ in items) / SAMPLE_RATE
-        temperature = items[0][1].temperature
-        results = model.model.generate(
+        padded = np.pad(audio, (0, max(0, int(s.min_encoder_s * SAMPLE_RATE) - len(audio))))
+        features = model.feature_extractor(padded)
+        encoded = model.encode(features[:, : features.shape[-1] // 2 * 2])  # the encoder halves frames
+        language = options.language or s.language
+        if language is None and model.model.is_multilingual:
+            language = model.model.detect_language(encoded)[0][0][0][2:-2]
+        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, "transcribe", language or "en")
+        previous = tokenizer.encode(" " + options.prompt.strip()) if options.prompt else []
+        prompt = model.get_prompt(tokenizer, previous, without_timestamps=True)
+        duration = len(audio) / SAMPLE_RATE
+        result = model.model.generate(
             encoded,
-            prompts,
+            [prompt],
             beam_size=s.beam_size,
             # a bound on tokens for the audio's length: a decode that starts repeating stops early
-            max_length=max(len(p) for p in prompts) + int(10 + _TOKENS_PER_S * longest),
+            max_length=len(prompt) + int(10 + _TOKENS_PER_S * duration),
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
-            suppress_tokens=get_suppressed_tokens(tokenizers[0], [-1]),
-            sampling_temperature=temperature if temperature else 1.0,
-            sampling_topk=0 if temperature else 1,
+            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+            sampling_temperature=options.temperature or 1.0,
+            sampling_topk=0 if options.temperature else 1,
+        )[0]
+        tokens = result.sequences_ids[0]
+        avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+        text = tokenizer.decode(tokens)
+        if not text.strip() or (result.no_speech_prob > _NO_SPEECH and avg_logprob < _LOW_LOGPROB):
+            return language, iter([])  # as faster-whisper does: silence, not words
+        segment = Segment(
+            id=0,
+            start=0.0,
+            end=duration,
+            text=text,
+            tokens=tuple(tokens),
+            temperature=options.temperature,
+            avg_logprob=avg_logprob,
+            no_speech_prob=result.no_speech_prob,
         )
-        out: list[tuple[str | None, list[Segment]]] = []
-        for (audio, options), language, tokenizer, result in zip(
-            items, languages, tokenizers, results, strict=True
-        ):
-            tokens = result.sequences_ids[0]
-            avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
-            text = tokenizer.decode(tokens)
-            if not text.strip() or (result.no_speech_prob > _NO_SPEECH and avg_logprob < _LOW_LOGPROB):
-                out.append((language, []))  # as faster-whisper does: silence, not words
-                continue
-            segment = Segment(
-                id=0,
-                start=0.0,
-                end=len(audio) / SAMPLE_RATE,
-                text=text,
-                tokens=tuple(tokens),
-                temperature=options.temperature,
-                avg_logprob=avg_logprob,
-                no_speech_prob=result.no_speech_prob,
-            )
-            out.append((language, [segment]))
-        return out
+        return language, iter([segment])
 
 
 def _segment(index: int, seg: Any) -> Segment:
