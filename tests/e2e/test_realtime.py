@@ -132,7 +132,7 @@ def test_manual_commit_in_each_format(realtime_server: ServerProcess, kind: str,
         await client.send({"type": "session.update", "session": {"audio": {"input": update}}})
         updated = (await client.wait_for("session.updated"))[0]["session"]["audio"]["input"]
         assert updated["format"] == {"type": kind, "rate": rate} and updated["turn_detection"] is None
-        step = len(data) // 10
+        step = len(data) // 10 // 2 * 2  # whole 16-bit samples per append
         for offset in range(0, len(data), step):
             await client.append(data[offset : offset + step])
         await client.send({"type": "input_audio_buffer.commit", "event_id": "evt_commit"})
