@@ -34,7 +34,7 @@ import numpy as np
 from voxrt.asr.base import ASREngine, Transcription, TranscriptionOptions
 from voxrt.asr.scheduler import Priority
 from voxrt.audio.decode import SAMPLE_RATE
-from voxrt.errors import VoxrtError
+from voxrt.errors import InvalidRequest, VoxrtError
 from voxrt.vad import Segmenter
 from voxrt.vad import SpeechStarted as VadStarted
 from voxrt.vad import SpeechStopped as VadStopped
@@ -174,9 +174,10 @@ class StreamingRecognizer:
         """
         if self._segmenter is None:
             if self._manual_samples + len(audio) > self._max_buffer:
-                raise _BufferFull(
+                raise InvalidRequest(
                     f"The input audio buffer holds more than {self._max_buffer / SAMPLE_RATE:g} s; "
-                    "commit or clear it."
+                    "commit or clear it.",
+                    code="input_audio_buffer_full",
                 )
             self._manual.append(audio)
             self._manual_samples += len(audio)
@@ -195,11 +196,16 @@ class StreamingRecognizer:
         """
         if self._segmenter is not None:
             if not self._segmenter.in_speech:
-                raise _CommitEmpty("There is no speech in the buffer to commit.")
+                raise InvalidRequest(
+                    "There is no speech in the buffer to commit.", code="input_audio_buffer_commit_empty"
+                )
             self._handle(self._segmenter.flush())
             return
         if self._manual_samples < _MIN_COMMIT_MS * SAMPLE_RATE // 1000:
-            raise _CommitEmpty(f"The buffer holds less than {_MIN_COMMIT_MS} ms of audio; nothing to commit.")
+            raise InvalidRequest(
+                f"The buffer holds less than {_MIN_COMMIT_MS} ms of audio; nothing to commit.",
+                code="input_audio_buffer_commit_empty",
+            )
         audio = np.concatenate(self._manual)
         self._manual, self._manual_samples = [], 0
         item_id = _new_item_id()
@@ -377,15 +383,3 @@ def _common_prefix(a: list[str], b: list[str]) -> list[str]:
 
 def _bare(word: str) -> str:
     return "".join(ch for ch in word.lower() if ch.isalnum())
-
-
-class _CommitEmpty(VoxrtError):
-    status = 400
-    type = "invalid_request_error"
-    code = "input_audio_buffer_commit_empty"
-
-
-class _BufferFull(VoxrtError):
-    status = 400
-    type = "invalid_request_error"
-    code = "input_audio_buffer_full"

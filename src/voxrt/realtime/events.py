@@ -83,24 +83,21 @@ class BetaSessionIn(_Lenient):
     turn_detection: TurnDetection | None = None
     input_audio_noise_reduction: NoiseReductionIn | None = None
 
-    def to_ga(self, fields_set: set[str]) -> tuple[SessionIn, set[str]]:
-        """The same request in the GA shape, and which input keys it sets."""
-        audio = AudioInputIn()
-        keys = set()
+    def to_ga(self) -> SessionIn:
+        """The same request in the GA shape; keys the client left out stay unset."""
+        given = self.model_fields_set
+        audio: dict[str, Any] = {}
         if self.input_audio_format is not None:
             kind, rate = _BETA_FORMATS[self.input_audio_format]
-            audio.format = FormatIn(type=kind, rate=rate)
-            keys.add("format")
-        if "input_audio_transcription" in fields_set:
-            audio.transcription = self.input_audio_transcription
-            keys.add("transcription")
-        if "turn_detection" in fields_set:
-            audio.turn_detection = self.turn_detection
-            keys.add("turn_detection")
-        if "input_audio_noise_reduction" in fields_set:
-            audio.noise_reduction = self.input_audio_noise_reduction
-            keys.add("noise_reduction")
-        return SessionIn(audio=AudioIn(input=audio)), keys
+            audio["format"] = FormatIn(type=kind, rate=rate)
+        for beta, ga in (
+            ("input_audio_transcription", "transcription"),
+            ("turn_detection", "turn_detection"),
+            ("input_audio_noise_reduction", "noise_reduction"),
+        ):
+            if beta in given:
+                audio[ga] = getattr(self, beta)
+        return SessionIn(audio=AudioIn(input=AudioInputIn(**audio)))
 
 
 class SessionConfig(BaseModel):

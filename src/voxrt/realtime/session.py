@@ -164,8 +164,7 @@ class TranscriptionSession:
             beta = BetaSessionIn.model_validate(event.get("session") or {})
         except ValidationError as exc:
             raise validation_error(exc, "session") from None
-        update, _ = beta.to_ga(beta.model_fields_set)
-        self._apply(update, "transcription_session.updated")
+        self._apply(beta.to_ga(), "transcription_session.updated")
 
     @_handles("input_audio_buffer.append")
     def _append_event(self, event: dict[str, Any]) -> None:

@@ -33,14 +33,6 @@ _KEY_PROTOCOL = "openai-insecure-api-key."
 CLOSE_NORMAL, CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_ERROR, CLOSE_RETRY = 1000, 1008, 1009, 1011, 1013
 
 
-class _Limit(InvalidRequest):
-    """A session limit was reached."""
-
-    def __init__(self, message: str, code: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 def _offered_key(websocket: WebSocket) -> str | None:
     key = key_from_headers(websocket.headers.get("authorization"))
     if key is not None:
@@ -85,9 +77,9 @@ async def realtime(websocket: WebSocket, intent: str | None = None) -> None:
     await websocket.accept(subprotocol="realtime" if "realtime" in offered else None)
     limits: RealtimeSettings = state.settings.realtime
     if intent != "transcription":
-        error = _Limit(
+        error = InvalidRequest(
             "Only transcription sessions are available: connect with ?intent=transcription.",
-            "unsupported_intent",
+            code="unsupported_intent",
         )
         await _close_with(websocket, None, error, CLOSE_POLICY)
         return
@@ -97,9 +89,9 @@ async def realtime(websocket: WebSocket, intent: str | None = None) -> None:
         )
         return
     if state.sessions >= limits.max_sessions:
-        error = _Limit(
+        error = InvalidRequest(
             f"The server is at its limit of {limits.max_sessions} sessions; retry later.",
-            "session_limit_reached",
+            code="session_limit_reached",
         )
         await _close_with(websocket, None, error, CLOSE_RETRY)
         return
@@ -132,7 +124,9 @@ async def _receive_events(
     while True:
         remaining = deadline - loop.time()
         if remaining <= 0:
-            error = _Limit(f"The session reached its limit of {limits.max_session_s:g} s.", "session_expired")
+            error = InvalidRequest(
+                f"The session reached its limit of {limits.max_session_s:g} s.", code="session_expired"
+            )
             await _close_with(websocket, session, error, CLOSE_POLICY)
             return
         try:
@@ -141,7 +135,7 @@ async def _receive_events(
         except TimeoutError:
             if remaining <= limits.idle_timeout_s:
                 continue  # the session deadline, handled above
-            error = _Limit(f"No client event for {limits.idle_timeout_s:g} s.", "idle_timeout")
+            error = InvalidRequest(f"No client event for {limits.idle_timeout_s:g} s.", code="idle_timeout")
             await _close_with(websocket, session, error, CLOSE_NORMAL)
             return
         if message["type"] == "websocket.disconnect":
@@ -154,9 +148,9 @@ async def _receive_events(
         text, data = message.get("text"), message.get("bytes")
         size = len(text) if text is not None else len(data or b"")
         if size > limits.max_message_bytes:
-            error = _Limit(
+            error = InvalidRequest(
                 f"A message may hold at most {limits.max_message_bytes} bytes; this one held {size}.",
-                "message_too_large",
+                code="message_too_large",
             )
             session.refuse(error)
             continue
