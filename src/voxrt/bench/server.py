@@ -40,13 +40,15 @@ def running_server(
     config: Path | None = None,
     env: dict[str, str] | None = None,
     timeout_s: float = 120.0,
+    port: int | None = None,
 ) -> Iterator[ServerProcess]:
-    """Start ``voxrt serve`` on a free loopback port, wait for /ready, stop it on exit.
+    """Start ``voxrt serve`` on ``port`` (default: a free one) of loopback, wait for /ready, stop it
+    on exit.
 
     Raises:
         RuntimeError: the server exited or was not ready within ``timeout_s``.
     """
-    port = free_port()
+    port = port or free_port()
     cmd = [sys.executable, "-m", "voxrt.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     if config is not None:
         cmd += ["--config", str(config)]

@@ -16,7 +16,7 @@ from voxrt.asr import ASREngine, create_asr_engine
 from voxrt.config import Settings
 from voxrt.server.errors import install_error_handlers
 from voxrt.server.limits import BodySizeLimit
-from voxrt.server.routers import health, models, realtime, transcriptions
+from voxrt.server.routers import health, models, realtime, transcriptions, web
 from voxrt.vad import create_vad
 
 __all__ = ["create_app"]
@@ -70,6 +70,7 @@ def create_app(settings: Settings, engine: ASREngine | None = None) -> FastAPI:
             allow_methods=["*"],
             allow_headers=["*"],
         )
-    for router in (health.router, models.router, transcriptions.router, realtime.router):
+    for router in (health.router, models.router, transcriptions.router, realtime.router, web.router):
         app.include_router(router)
+    app.mount("/static", web.static_files(), name="static")
     return app
