@@ -136,8 +136,8 @@ class AsrSettings(_Section):
         10.0,
         ge=1.0,
         le=30.0,
-        description="With unpadded_encoder, audio is still padded with silence to this length: shorter "
-        "inputs make Whisper repeat itself.",
+        description="With unpadded_encoder, audio is still padded with silence to at least this length "
+        "(and 3 s past its end): shorter inputs make Whisper repeat itself.",
     )
     warmup: bool = Field(True, description="Run one decode at start so the first request is not slow.")
 

@@ -131,6 +131,20 @@ def test_page_shows_the_transcript_and_latency_of_spoken_audio(
         expect(page.locator("#status")).to_have_text("Stopped")
 
 
+def test_vad_settings_reach_the_server(
+    playwright: Playwright, web_server: ServerProcess, speech_wav: Path
+) -> None:
+    """With 2 s of silence to end an utterance, the five sentences 1.2 s apart are one utterance."""
+    with chromium(playwright, speech_wav) as browser:
+        page = open_page(browser, web_server.base_url + "/")
+        page.focus("#silence")
+        page.keyboard.press("End")  # the slider's maximum, from the keyboard
+        expect(page.locator("#silence-value")).to_have_text("2000 ms")
+        page.click("#start")
+        expect(page.locator(FINALS)).to_have_count(1, timeout=60_000)
+        assert wer([" ".join(SENTENCES[:SPOKEN])], finals(page)) <= 0.15, finals(page)
+
+
 def test_denied_microphone_is_explained(
     playwright: Playwright, web_server: ServerProcess, speech_wav: Path
 ) -> None:

@@ -18,6 +18,9 @@ EMBEDDED_MODEL_ID = "tiny.en"
 _WINDOW_S = 30  # Whisper's input window
 _TOKENS_PER_S = 8  # generous: fast speech is ~4 tokens/s
 _NO_SPEECH, _LOW_LOGPROB = 0.6, -1.0  # faster-whisper's defaults for dropping silent segments
+# Silence after the speech in an unpadded encode: without it, utterances over ~12 s ran on into
+# repeated phrases (WER 8% -> 2% over 1-5 sentence utterances; see the README).
+_TRAILING_SILENCE_S = 3.0
 
 
 def resolve_model_dir(settings: AsrSettings) -> tuple[Path, str]:
@@ -88,13 +91,16 @@ class FasterWhisperEngine(ASREngine):
     def _decode_unpadded(
         self, audio: np.ndarray, options: TranscriptionOptions
     ) -> tuple[str | None, Iterator[Segment]]:
-        """One decode of audio under 30 s, encoded at its own length (padded with silence to
-        ``min_encoder_s``) instead of the 30 s window: the encoder's cost follows the audio."""
+        """One decode of audio under 30 s, encoded at its own length plus a few seconds of silence
+        (at least ``min_encoder_s``) instead of the 30 s window: the encoder's cost follows the
+        audio."""
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens
 
         s, model = self._settings, self._model
-        padded = np.pad(audio, (0, max(0, int(s.min_encoder_s * SAMPLE_RATE) - len(audio))))
+        duration = len(audio) / SAMPLE_RATE
+        encoded_s = min(_WINDOW_S, max(s.min_encoder_s, duration + _TRAILING_SILENCE_S))
+        padded = np.pad(audio, (0, max(0, int(encoded_s * SAMPLE_RATE) - len(audio))))
         features = model.feature_extractor(padded)
         encoded = model.encode(features[:, : features.shape[-1] // 2 * 2])  # the encoder halves frames
         language = options.language or s.language
@@ -103,7 +109,6 @@ class FasterWhisperEngine(ASREngine):
         tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, "transcribe", language or "en")
         previous = tokenizer.encode(" " + options.prompt.strip()) if options.prompt else []
         prompt = model.get_prompt(tokenizer, previous, without_timestamps=True)
-        duration = len(audio) / SAMPLE_RATE
         result = model.model.generate(
             encoded,
             [prompt],

@@ -179,9 +179,13 @@ function download(text, extension, type) {
   URL.revokeObjectURL(link.href);
 }
 
-function settingsChanged() {
+function showSettings() {
   $("threshold-value").textContent = ui.threshold.value;
   $("silence-value").textContent = `${ui.silence.value} ms`;
+}
+
+// Sent when a control is let go, not on every step of a slider drag (each resets the VAD).
+function settingsChanged() {
   for (const key of ["language", "threshold", "silence"]) localStorage.setItem(`voxrt.${key}`, ui[key].value);
   localStorage.setItem("voxrt.processing", ui.processing.checked ? "1" : "0");
   running?.connection?.update(sessionConfig());
@@ -189,13 +193,14 @@ function settingsChanged() {
 
 for (const key of ["language", "threshold", "silence"]) {
   ui[key].value = localStorage.getItem(`voxrt.${key}`) ?? ui[key].value;
-  ui[key].addEventListener("input", settingsChanged);
+  ui[key].addEventListener("input", showSettings);
+  ui[key].addEventListener("change", settingsChanged);
 }
 ui.processing.checked = localStorage.getItem("voxrt.processing") !== "0";
 ui.processing.addEventListener("change", settingsChanged);
 ui.apiKey.value = sessionStorage.getItem("voxrt.apiKey") ?? "";
 ui.apiKey.addEventListener("change", () => sessionStorage.setItem("voxrt.apiKey", ui.apiKey.value.trim()));
-settingsChanged();
+showSettings();
 
 ui.start.addEventListener("click", () => (running ? stop() : start()));
 $("copy").addEventListener("click", async (event) => {
