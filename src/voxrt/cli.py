@@ -62,6 +62,8 @@ def _serve(args: argparse.Namespace) -> int:
             "(auth.api_keys or auth.api_key_file), or auth.allow_anonymous: true to serve without them."
         )
     app = create_app(settings)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"voxrt: browser UI at http://{shown}:{settings.server.port}/", file=sys.stderr, flush=True)
     uvicorn.run(
         app,
         host=host,
