@@ -58,7 +58,8 @@ class Batcher(Generic[T, R]):
 
     @contextlib.contextmanager
     def preparing(self) -> Iterator[None]:
-        """Mark a request being prepared, so a batch about to run waits a moment for it."""
+        """Mark a request being prepared (submit it inside), so a batch about to run waits a moment
+        for it."""
         with self._changed:
             self._preparing += 1
         try:

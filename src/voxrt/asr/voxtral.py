@@ -231,8 +231,9 @@ class VoxtralEngine(ASREngine):
         emitted = 0
         try:
             for start, end in split_at_pauses(audio):
-                prompt = self._transcription_prompt(audio[start:end], language, temperature)
-                window.append((start, end, self._batcher.submit(prompt)))
+                with self._batcher.preparing():
+                    prompt = self._transcription_prompt(audio[start:end], language, temperature)
+                    window.append((start, end, self._batcher.submit(prompt)))
                 if len(window) < self._settings.max_batch:
                     continue
                 if (segment := self._segment(emitted, *window.popleft(), temperature)) is not None:
@@ -265,20 +266,18 @@ class VoxtralEngine(ASREngine):
     def _transcription_prompt(self, audio: np.ndarray, language: str | None, temperature: float) -> _Prompt:
         from pydantic import ValidationError
 
-        assert self._batcher is not None
-        with self._batcher.preparing():
-            try:
-                inputs = self._processor.apply_transcription_request(
-                    audio=[audio],
-                    model_id=self.model_id,
-                    language=language,
-                    sampling_rate=SAMPLE_RATE,
-                    format=["wav"],
-                )
-            except ValidationError:  # mistral-common takes ISO 639-1 codes only
-                raise InvalidRequest(
-                    f"language {language!r}: not an ISO 639-1 language code.", param="language"
-                ) from None
+        try:
+            inputs = self._processor.apply_transcription_request(
+                audio=[audio],
+                model_id=self.model_id,
+                language=language,
+                sampling_rate=SAMPLE_RATE,
+                format=["wav"],
+            )
+        except ValidationError:  # mistral-common takes ISO 639-1 codes only
+            raise InvalidRequest(
+                f"language {language!r}: not an ISO 639-1 language code.", param="language"
+            ) from None
         budget = int(16 + _TOKENS_PER_S * math.ceil(len(audio) / SAMPLE_RATE))
         return _Prompt(
             tokens=inputs["input_ids"][0].tolist(),
@@ -299,8 +298,9 @@ class VoxtralEngine(ASREngine):
         ]
         with self._batcher.preparing():
             inputs = self._processor.apply_chat_template([{"role": "user", "content": content}])
-        prompt = _Prompt(inputs["input_ids"][0].tolist(), inputs["input_features"], max_new_tokens, 0.0)
-        tokens = self._batcher.submit(prompt).result()
+            prompt = _Prompt(inputs["input_ids"][0].tolist(), inputs["input_features"], max_new_tokens, 0.0)
+            answer = self._batcher.submit(prompt)
+        tokens = answer.result()
         return str(self._processor.tokenizer.decode(tokens, skip_special_tokens=True)).strip()
 
     def _generate(self, prompts: list[_Prompt], **extra: Any) -> list[list[int]]:
