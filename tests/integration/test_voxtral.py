@@ -196,3 +196,42 @@ def test_cuda_asked_for_but_absent_fails_at_start(tiny_voxtral: Path) -> None:
         create_asr_engine(_settings(tiny_voxtral, attn_implementation="flash_attention_2"))
     auto = create_asr_engine(_settings(tiny_voxtral, device="auto"))
     assert isinstance(auto, VoxtralEngine) and auto.device == "cpu"
+
+
+def test_streaming_sessions_run_partial_decodes_on_voxtral(
+    engine: VoxtralEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voxrt.asr.scheduler import Priority
+    from voxrt.asr.streaming import Completed, SpeechStopped, StreamEvent, StreamingRecognizer
+    from voxrt.config import VadSettings
+    from voxrt.vad import Segmenter, create_vad
+
+    decodes: list[tuple[Priority, bool]] = []  # (priority, did the utterance already end)
+    events: list[StreamEvent] = []
+    transcribe = engine.transcribe
+
+    def spy(audio: np.ndarray, options: TranscriptionOptions, **kwargs: Any) -> Any:
+        decodes.append(
+            (kwargs.get("priority", Priority.FINAL), any(isinstance(e, SpeechStopped) for e in events))
+        )
+        return transcribe(audio, options, **kwargs)
+
+    monkeypatch.setattr(engine, "transcribe", spy)
+    speech = np.concatenate([np.zeros(RATE // 2, np.float32), sentences()[4], np.zeros(RATE, np.float32)])
+
+    async def run() -> None:
+        vad = create_vad("silero")
+        segmenter = Segmenter(vad.stream(), vad.frame_samples, VadSettings())
+        recognizer = StreamingRecognizer(
+            engine, segmenter, TranscriptionOptions(timestamps=False), events.append
+        )
+        for offset in range(0, len(speech), RATE // 10):  # 100 ms at a time, at 2x real time
+            recognizer.push(speech[offset : offset + RATE // 10])
+            await asyncio.sleep(0.05)
+        while not any(isinstance(e, Completed) for e in events):
+            await asyncio.sleep(0.05)
+        await recognizer.aclose()
+
+    asyncio.run(asyncio.wait_for(run(), 60))
+    assert (Priority.PARTIAL, False) in decodes  # partials ran while the person was speaking
+    assert decodes[-1][0] == Priority.FINAL
