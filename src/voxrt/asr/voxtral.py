@@ -191,6 +191,15 @@ class VoxtralEngine(ASREngine):
         log.debug("voxtral answered about %.2f s of audio in %.3f s", len(audio) / SAMPLE_RATE, elapsed)
         return answer
 
+    def time_generate(self, audio: np.ndarray, new_tokens: int, batch: int = 1) -> float:
+        """Seconds one ``generate`` takes for ``batch`` copies of ``audio``, each row held to exactly
+        ``new_tokens`` tokens (blocking; for benchmarks: random weights stop anywhere otherwise)."""
+        assert self._batcher is not None, "load() first"
+        prompt = replace(self._transcription_prompt(audio, None, 0.0), max_new_tokens=new_tokens)
+        started = time.perf_counter()
+        self._generate([prompt] * batch, min_new_tokens=new_tokens)
+        return time.perf_counter() - started
+
     # -- worker threads ---------------------------------------------------------------------
 
     def _load(self) -> None:
@@ -336,19 +345,14 @@ class VoxtralEngine(ASREngine):
         if self.device != "cuda":
             config._compile_all_devices = True  # transformers compiles on CUDA only unless told
         compiled = {"cache_implementation": "static", "compile_config": config}
-        probe = self._transcription_prompt(np.zeros(SAMPLE_RATE, np.float32), None, 0.0)
-        probe = replace(probe, max_new_tokens=_COMPILE_PROBE_TOKENS)
-        fixed = {"min_new_tokens": _COMPILE_PROBE_TOKENS}
+        probe = np.zeros(SAMPLE_RATE, np.float32)
         timings = {}
         for name, kwargs in (("eager", {}), ("compiled", compiled)):
-            self._generate([probe], **kwargs, **fixed)  # the first call compiles
-            started = time.perf_counter()
-            for _ in range(3):
-                self._generate([probe], **kwargs, **fixed)
-            timings[name] = (time.perf_counter() - started) / 3
+            self._generate_kwargs = kwargs
+            self.time_generate(probe, _COMPILE_PROBE_TOKENS)  # the first compiled call compiles
+            timings[name] = min(self.time_generate(probe, _COMPILE_PROBE_TOKENS) for _ in range(3))
         self.compiled = timings["compiled"] < timings["eager"]
-        if self.compiled:
-            self._generate_kwargs = compiled
+        self._generate_kwargs = compiled if self.compiled else {}
         log.info(
             "torch.compile: %.1f ms per decode compiled vs %.1f ms eager: keeping %s",
             1000 * timings["compiled"],
