@@ -92,6 +92,7 @@ class _Stub:
 
     def __init__(self) -> None:
         self.mode = "ok"
+        self.verbose_json = False  # as vLLM: json and text only
         self.requests: list[tuple[dict[str, str], bytes]] = []
         stub = self
 
@@ -102,12 +103,17 @@ class _Stub:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 stub.requests.append((dict(self.headers), body))
+                if b"verbose_json" in body and not stub.verbose_json:
+                    stub.mode = "no-verbose"
                 status, answer = {
                     "ok": (200, {"text": "stub transcript"}),
                     "slow": (200, {"text": "too late"}),
                     "error": (500, {"error": {"message": "stub failure"}}),
                     "refuse": (401, {"error": {"message": "bad key"}}),
+                    "no-verbose": (400, {"object": "error", "message": "verbose_json is not supported"}),
                 }[stub.mode]
+                if stub.mode == "no-verbose":
+                    stub.mode = "ok"
                 if stub.mode == "slow":
                     time.sleep(3 * TIMEOUT_S)
                 data = json.dumps(answer).encode()
@@ -238,3 +244,17 @@ def test_a_remote_that_is_down_is_a_clear_error(tmp_path: Path, corpus: list[Utt
         assert "could not be reached (ConnectError)" in error["message"] and nowhere[7:21] in error["message"]
         again = _post(front_down, corpus[0].path, response_format="text")
         assert again.status_code == 502  # each request reports it; the server keeps answering
+
+
+def test_a_server_without_verbose_json_still_serves_subtitles(
+    stub_front: ServerProcess, stub: _Stub, corpus: list[Utterance]
+) -> None:
+    stub.set("ok")
+    first = _post(stub_front, corpus[1].path, response_format="srt")
+    assert first.status_code == 200, first.text
+    assert first.text.startswith("1\n00:00:00,000 --> 00:00:0") and "stub transcript" in first.text
+    assert len(stub.requests) == 2  # verbose_json refused, then json
+    stub.set("ok")
+    again = _post(stub_front, corpus[1].path, response_format="verbose_json").json()
+    assert [s["text"] for s in again["segments"]] == [" stub transcript"]
+    assert len(stub.requests) == 1  # it remembered

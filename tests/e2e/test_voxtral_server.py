@@ -5,6 +5,7 @@ errors that stop the start."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import subprocess
@@ -129,3 +130,22 @@ def test_serve_refuses_to_start_with_a_clear_error(
     done = _voxrt("serve", "--config", str(config), "--port", "1", env={})
     assert done.returncode == 2
     assert message in done.stderr
+
+
+def test_bench_engine_runs_on_a_random_weight_model(tmp_path: Path) -> None:
+    output = tmp_path / "engine.json"
+    args = ["bench", "engine", "--random-weights", "--random-size", "tiny", "--durations", "1,31"]
+    done = subprocess.run(
+        [sys.executable, "-m", "voxrt.cli", *args, "--repeats", "1", "--output", str(output)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "RANDOM-WEIGHT timings" in done.stdout and "decode tok/s" in done.stdout
+    report = json.loads(output.read_text())
+    assert report["random_weights"] is True and [r["audio_s"] for r in report["rows"]] == [1, 31]
+    assert all(r["latency_ms"]["p50"] > 0 and r["decode_tokens_per_s"] > 0 for r in report["rows"])
+    assert report["batch"]["size"] == 8

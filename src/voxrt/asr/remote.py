@@ -57,6 +57,7 @@ class RemoteEngine(ASREngine):
         super().__init__(settings.model_id or self._model_name, max_parallel=settings.remote_max_concurrency)
         self._settings = settings
         self._client: httpx.Client | None = None
+        self._verbose_json = True  # until the server refuses it (vLLM may): then json, one segment
 
     def load(self, warmup: bool = True) -> None:
         # No warm-up: it would send audio at start, and a server that is down then must not keep
@@ -83,9 +84,10 @@ class RemoteEngine(ASREngine):
         self, audio: np.ndarray, options: TranscriptionOptions
     ) -> tuple[str | None, Iterator[Segment]]:
         language = options.language or self._settings.language
+        verbose = options.timestamps and self._verbose_json
         fields: dict[str, Any] = {
             "model": self._model_name,
-            "response_format": "verbose_json" if options.timestamps else "json",
+            "response_format": "verbose_json" if verbose else "json",
             "temperature": str(options.temperature),
         }
         if language:
@@ -94,7 +96,15 @@ class RemoteEngine(ASREngine):
             fields["prompt"] = options.prompt
         if options.word_timestamps:
             fields["timestamp_granularities[]"] = ["word", "segment"]
-        body = self._post(wav_pcm16(audio), fields)
+        wav = wav_pcm16(audio)
+        try:
+            body = self._post(wav, fields)
+        except UpstreamError as exc:
+            if not verbose or exc.code != "upstream_rejected":
+                raise
+            log.info("the transcription server refused verbose_json; asking json (no timings) from now on")
+            self._verbose_json = False
+            body = self._post(wav, {**fields, "response_format": "json"})
         try:
             segments = _segments(body, len(audio) / SAMPLE_RATE)
         except (KeyError, TypeError, ValueError):
