@@ -4,8 +4,8 @@ and, for Voxtral, prefill time and decode tokens/s.
 Latency is ``engine.transcribe`` of Piper speech cut to each length (the path a
 REST json request or a realtime final takes), p50/p95 over the repeats. For
 Voxtral, ``prefill`` is a generate of one token (encoder + prompt) and decode
-tokens/s is (N - 1) / (time for N tokens - prefill), at batch 1 and at
-``asr.max_batch``. ``--random-weights`` builds the model from its config with
+tokens/s is N / (time for 2N tokens - time for N), at batch 1 and (summed over
+the rows) at ``asr.max_batch``. ``--random-weights`` builds the model from its config with
 random weights (full-size Voxtral-Mini-3B by default): its timings are speed
 only, and labelled so; random weights generate up to the token budget.
 """
@@ -123,11 +123,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             "tokens": round(float(np.mean(tokens)), 1),
         }
         if voxtral is not None:
-            voxtral.time_generate(audio, _DECODE_TOKENS)  # a new token budget may compile first
-            prefill = min(voxtral.time_generate(audio, 1) for _ in range(3))
-            full = min(voxtral.time_generate(audio, _DECODE_TOKENS) for _ in range(2))
+            prefill, rate = _decode_speed(voxtral, audio, 1)
             row["prefill_ms"] = round(1000 * prefill, 1)
-            row["decode_tokens_per_s"] = round((_DECODE_TOKENS - 1) / max(full - prefill, 1e-9), 1)
+            row["decode_tokens_per_s"] = round(rate, 1)
         rows.append(row)
         print(f"  {seconds:g} s audio: p50 {row['latency_ms']['p50']} ms", flush=True)
     report: dict[str, Any] = {
@@ -145,15 +143,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         report.update(device=voxtral.device, dtype=voxtral.dtype, attention=voxtral.attn_implementation)
         report["compiled"] = voxtral.compiled
         batch = asr.max_batch
-        audio = _speech(5.0)
-        voxtral.time_generate(audio, _DECODE_TOKENS, batch)  # a new batch shape may compile first
-        prefill = min(voxtral.time_generate(audio, 1, batch) for _ in range(2))
-        full = min(voxtral.time_generate(audio, _DECODE_TOKENS, batch) for _ in range(2))
-        report["batch"] = {
-            "size": batch,
-            "audio_s": 5.0,
-            "decode_tokens_per_s": round(batch * (_DECODE_TOKENS - 1) / max(full - prefill, 1e-9), 1),
-        }
+        _, rate = _decode_speed(voxtral, _speech(5.0), batch)
+        report["batch"] = {"size": batch, "audio_s": 5.0, "decode_tokens_per_s": round(batch * rate, 1)}
     engine.close()
     output = args.output or Path("bench-results") / f"engine-{args.engine}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -161,6 +152,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     _print(report)
     print(f"written to {output}")
     return 0
+
+
+def _decode_speed(engine: Any, audio: np.ndarray, batch: int) -> tuple[float, float]:
+    """(prefill seconds, decode tokens/s per row): a 1-token generate, and N tokens per the time
+    2N tokens take beyond N (prefill cancels out); best of three each, after one that may compile."""
+    engine.time_generate(audio, 2 * _DECODE_TOKENS, batch)
+    prefill, short, long = (
+        min(engine.time_generate(audio, tokens, batch) for _ in range(3))
+        for tokens in (1, _DECODE_TOKENS, 2 * _DECODE_TOKENS)
+    )
+    return prefill, _DECODE_TOKENS / max(long - short, 1e-9)
 
 
 def _machine() -> dict[str, Any]:
