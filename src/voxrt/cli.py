@@ -39,7 +39,7 @@ def _settings(args: argparse.Namespace, overrides: dict[str, Any] | None = None)
         level=settings.logging.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if settings.logging.level != "DEBUG":  # one line per request from these is noise
-        for chatty in ("faster_whisper", "httpx"):
+        for chatty in ("faster_whisper", "httpx", "mistral_common"):
             logging.getLogger(chatty).setLevel(logging.WARNING)
     return settings
 

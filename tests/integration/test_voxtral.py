@@ -183,6 +183,7 @@ def test_a_model_id_is_taken_from_the_local_cache_only(
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     made = create_asr_engine(_settings("voxrt-tests/tiny-voxtral"))
     assert made.model_id == "voxrt-tests/tiny-voxtral"
+    made.close()
 
 
 def test_cuda_asked_for_but_absent_fails_at_start(tiny_voxtral: Path) -> None:
@@ -196,6 +197,7 @@ def test_cuda_asked_for_but_absent_fails_at_start(tiny_voxtral: Path) -> None:
         create_asr_engine(_settings(tiny_voxtral, attn_implementation="flash_attention_2"))
     auto = create_asr_engine(_settings(tiny_voxtral, device="auto"))
     assert isinstance(auto, VoxtralEngine) and auto.device == "cpu"
+    auto.close()
 
 
 def test_streaming_sessions_run_partial_decodes_on_voxtral(
