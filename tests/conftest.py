@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -26,3 +28,11 @@ def long_speech(tmp_path_factory: pytest.TempPathFactory) -> Utterance:
     path = tmp_path_factory.mktemp("long") / "long.wav"
     write_wav(path, audio, rate)
     return Utterance(" ".join(SENTENCES[:8] * 2), path, len(audio) / rate)
+
+
+@pytest.fixture(scope="session")
+def tiny_voxtral(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight Voxtral and its offline tokenizer, saved as a transformers directory."""
+    from voxrt.bench.random_voxtral import build_random_voxtral
+
+    return build_random_voxtral(tmp_path_factory.mktemp("voxtral") / "tiny-voxtral")

@@ -39,7 +39,7 @@ def _settings(args: argparse.Namespace, overrides: dict[str, Any] | None = None)
         level=settings.logging.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if settings.logging.level != "DEBUG":  # one line per request from these is noise
-        for chatty in ("faster_whisper", "httpx"):
+        for chatty in ("faster_whisper", "httpx", "mistral_common"):
             logging.getLogger(chatty).setLevel(logging.WARNING)
     return settings
 
@@ -144,6 +144,10 @@ def _config(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    if args.bench == "engine":
+        from voxrt.bench.engine import run as bench_engine
+
+        return bench_engine(args, _settings(args))
     if args.bench == "stream":
         from voxrt.bench.stream import run as bench_stream
 
@@ -181,13 +185,16 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
-    from voxrt.bench import stream, transcribe
+    from voxrt.bench import engine, stream, transcribe
 
     transcribe.add_arguments(
         bench_sub.add_parser("transcribe", parents=[common], help="REST throughput vs direct")
     )
     stream.add_arguments(
         bench_sub.add_parser("stream", parents=[common], help="realtime latency and capacity")
+    )
+    engine.add_arguments(
+        bench_sub.add_parser("engine", parents=[common], help="one recognizer: latency and tokens/s")
     )
     bench.set_defaults(func=_bench)
     return parser

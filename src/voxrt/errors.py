@@ -13,6 +13,8 @@ __all__ = [
     "PayloadTooLarge",
     "Unauthorized",
     "UnsupportedMedia",
+    "UpstreamError",
+    "UpstreamTimeout",
     "UrlInputDisabled",
     "UrlNotAllowed",
     "VoxrtError",
@@ -95,3 +97,16 @@ class ModelNotReady(VoxrtError):
     status = 503
     type = "server_error"
     code = "model_not_ready"
+
+
+class UpstreamError(VoxrtError):
+    """The remote recognizer could not be reached, refused the request or failed on it."""
+
+    status = 502
+    type = "server_error"
+    code = "upstream_error"
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    code = "upstream_timeout"

@@ -19,6 +19,14 @@ def create_asr_engine(settings: AsrSettings) -> ASREngine:
     Raises:
         ConfigError: the model is missing or unusable.
     """
+    if settings.engine == "voxtral":
+        from voxrt.asr.voxtral import VoxtralEngine
+
+        return VoxtralEngine(settings)
+    if settings.engine == "remote":
+        from voxrt.asr.remote import RemoteEngine
+
+        return RemoteEngine(settings)
     from voxrt.asr.faster_whisper import FasterWhisperEngine
 
     return FasterWhisperEngine(settings)

@@ -115,6 +115,10 @@ class ASREngine(ABC):
     def close(self) -> None:
         self._pool.shutdown()
 
+    def applied_options(self, options: TranscriptionOptions) -> TranscriptionOptions:
+        """The options this engine really applies to a request: it drops what it cannot do."""
+        return options
+
     async def stream(
         self, audio: np.ndarray, options: TranscriptionOptions, priority: Priority = Priority.FINAL
     ) -> AsyncIterator[Segment]:
@@ -151,7 +155,7 @@ class ASREngine(ABC):
             language=run.language,
             duration=len(audio) / SAMPLE_RATE,
             segments=tuple(segments),
-            options=options,
+            options=self.applied_options(options),
             processing_s=elapsed,
         )
         log.debug("asr decoded %.2f s of audio in %.3f s (rtf %.3f)", result.duration, elapsed, result.rtf)
