@@ -142,6 +142,10 @@ def _config(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    if args.bench == "compare":
+        from voxrt.bench.compare import run as bench_compare
+
+        return bench_compare(args, _settings(args))
     if args.bench == "stream":
         from voxrt.bench.stream import run as bench_stream
 
@@ -179,13 +183,16 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
-    from voxrt.bench import stream, transcribe
+    from voxrt.bench import compare, stream, transcribe
 
     transcribe.add_arguments(
         bench_sub.add_parser("transcribe", parents=[common], help="REST throughput vs direct")
     )
     stream.add_arguments(
         bench_sub.add_parser("stream", parents=[common], help="realtime latency and capacity")
+    )
+    compare.add_arguments(
+        bench_sub.add_parser("compare", parents=[common], help="voxrt beside WhisperLive and WhisperLiveKit")
     )
     bench.set_defaults(func=_bench)
     return parser

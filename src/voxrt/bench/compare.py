@@ -1,0 +1,327 @@
+"""``voxrt bench compare``: voxrt, WhisperLive and WhisperLiveKit in one run, on the same speech.
+
+Each system in turn: its server starts on loopback from the same CTranslate2 ``tiny.en``
+directory with the same threads, a warm-up session runs, then N sessions stream Piper speech of
+known text (16 kHz PCM in 40 ms chunks at real-time pace, utterances separated by natural pauses)
+through the system's own protocol. Every session speaks one more utterance than is scored, so
+each scored one is followed by speech, as in continuous talk. Per system: ``asr_final_ms`` (the
+chunk holding the last voiced sample sent → the last of its words final), time to first text,
+WER, server CPU seconds per audio second, and capacity (most sessions whose final p95 stays within
+1500 ms). One session is repeated ``--repeats`` times (medians); larger counts run once, and a
+system's sweep stops at the first count past the limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voxrt.audio import resample
+from voxrt.bench.corpus import write_corpus
+from voxrt.bench.peers import SYSTEMS, System
+from voxrt.bench.peers.score import UtteranceResult, score_session
+from voxrt.bench.peers.session import RATE, Run, stream_sessions
+from voxrt.bench.peers.system import StartOptions, model_dir
+from voxrt.bench.plot import plot_compare
+from voxrt.bench.stream import FINAL_P95_LIMIT_MS, capacity
+from voxrt.bench.stream_client import LEAD_MS, load_clip
+from voxrt.bench.stream_client import RATE as RATE_24K
+from voxrt.bench.stream_client import build_script as build_script_24k
+from voxrt.config import Settings
+
+__all__ = ["add_arguments", "percentiles_missing", "ratio_table", "run", "summarize"]
+
+_COLUMNS = (  # (title, key, lower is better)
+    ("final p50 ms", "final_p50", True),
+    ("final p95 ms", "final_p95", True),
+    ("first text p50 ms", "first_text_p50", True),
+    ("WER", "wer", True),
+    ("CPU s / audio s", "cpu_per_audio_s", True),
+    ("capacity", "capacity", False),
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--systems", default=",".join(SYSTEMS), help=f"of {', '.join(SYSTEMS)}")
+    parser.add_argument("--sweep", type=_counts, default=[1, 2, 4, 6, 8], metavar="N,N,...")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of the first count (medians)")
+    parser.add_argument("--utterances", type=int, default=5, help="scored per session (one more follows)")
+    parser.add_argument("--pause-ms", type=int, default=1200, help="silence after each utterance")
+    parser.add_argument("--chunk-ms", type=int, default=40, help="audio per message")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="OMP_NUM_THREADS for all")
+    parser.add_argument("--silence-ms", type=int, default=500, help="VAD silence, where a system has it")
+    parser.add_argument("--corpus-dir", type=Path, default=Path("bench-results/corpus"))
+    parser.add_argument("--output-dir", type=Path, default=Path("bench-results/compare"))
+    parser.add_argument("--peers-dir", type=Path, default=Path("bench-results/peers"), help="peer venvs")
+    parser.add_argument("--install-only", action="store_true", help="create the peers' venvs and stop")
+
+
+def _counts(text: str) -> list[int]:
+    try:
+        counts = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected counts like 1,2,4, not {text!r}") from None
+    if not counts or counts[0] < 1:
+        raise argparse.ArgumentTypeError(f"expected positive counts, not {text!r}")
+    return counts
+
+
+# -- pure helpers ------------------------------------------------------------------------------
+
+
+def percentiles_missing(values: list[float | None]) -> dict[str, Any]:
+    """p50 / p95 (linear, as numpy's) counting each None as later than any value: a percentile that
+    reaches a missing value is None."""
+    out: dict[str, Any] = {"count": len(values), "missing": sum(v is None for v in values)}
+    done = sorted(v for v in values if v is not None)
+    for name, q in (("p50", 50), ("p95", 95)):
+        position = q / 100 * (len(values) - 1)
+        lo, weight = int(position), position - int(position)
+        hi = lo + (weight > 0)
+        if not values or hi >= len(done):
+            out[name] = None
+        else:
+            out[name] = round(done[lo] + weight * (done[hi] - done[lo]), 1)
+    return out
+
+
+def summarize(results: list[UtteranceResult], run: Run, audio_s: float) -> dict[str, Any]:
+    """One run's figures from its scored utterances."""
+    final = percentiles_missing([r.final_ms for r in results])
+    first = percentiles_missing([r.first_text_ms for r in results])
+    words = sum(r.words for r in results)
+    return {
+        "utterances": len(results),
+        "finals": len(results) - final["missing"],
+        "final_p50": final["p50"],
+        "final_p95": final["p95"],
+        "first_text_p50": first["p50"],
+        "first_text_p95": first["p95"],
+        "wer": round(sum(r.errors for r in results) / max(words, 1), 4),
+        "cpu_per_audio_s": None if run.cpu_s is None else round(run.cpu_s / audio_s, 4),
+        "wall_s": round(run.wall_s, 1),
+        "errors": sorted({e for t in run.traces for e in t.errors})[:10],
+        "final_ms": [r.final_ms for r in results],
+    }
+
+
+def _median(rows: list[dict[str, Any]], key: str) -> float | None:
+    values = [row[key] for row in rows]
+    if any(v is None for v in values):
+        return None
+    return round(float(statistics.median(values)), 4)
+
+
+def ratio_table(summary: dict[str, dict[str, Any]], baseline: str = "voxrt") -> list[list[str]]:
+    """The report table: a header, a row per system, then a ``baseline/peer`` ratio row per peer
+    (below 1 means the baseline is lower; for capacity, above 1 means it serves more)."""
+    header = ["system", *[title for title, _, _ in _COLUMNS]]
+    rows = [header]
+    for name, figures in summary.items():
+        rows.append([name, *[_cell(figures.get(key), key) for _, key, _ in _COLUMNS]])
+    if baseline in summary:
+        for name, figures in summary.items():
+            if name == baseline:
+                continue
+            cells = []
+            for _, key, _ in _COLUMNS:
+                mine, theirs = summary[baseline].get(key), figures.get(key)
+                cells.append("-" if not mine or not theirs else f"{mine / theirs:.2f}")
+            rows.append([f"{baseline} / {name}", *cells])
+    return rows
+
+
+def _cell(value: Any, key: str) -> str:
+    if value is None:
+        return "-"
+    if key == "wer":
+        return f"{100 * value:.1f}%"
+    if key == "cpu_per_audio_s":
+        return f"{value:.3f}"
+    return f"{value:g}"
+
+
+def _markdown(rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows[1:]]) + "\n"
+
+
+def _text_table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows)
+
+
+# -- the run -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Script:
+    """One session's audio (16 kHz int16) with its texts and each utterance's voiced sample span."""
+
+    pcm: bytes
+    texts: list[str]
+    spans: list[tuple[int, int]]
+
+
+def _scripts(corpus: Path, sessions: int, utterances: int, pause_ms: int) -> list[_Script]:
+    clips = [load_clip(u.text, u.path) for u in write_corpus(corpus)]
+    scripts = []
+    for i in range(sessions):
+        s24 = build_script_24k(clips, utterances, i, pause_ms)
+        audio = resample(np.frombuffer(s24.pcm, "<i2").astype(np.float32) / 32768.0, RATE_24K, RATE)
+        pcm = np.clip(np.round(audio * 32768.0), -32768, 32767).astype("<i2").tobytes()
+        spans = [(a * RATE // RATE_24K, -(-b * RATE // RATE_24K)) for a, b in s24.spans]
+        scripts.append(_Script(pcm, s24.texts, spans))
+    return scripts
+
+
+def _one_run(
+    system: System, options: StartOptions, url: str, pid: int, scripts: list[_Script], args: Any
+) -> dict[str, Any]:
+    run = asyncio.run(
+        stream_sessions(
+            url,
+            lambda: system.protocol(options),
+            [(s.pcm, len(s.texts)) for s in scripts],
+            args.chunk_ms,
+            pid,
+        )
+    )
+    chunk = args.chunk_ms * RATE // 1000
+    results: list[UtteranceResult] = []
+    for script, trace in zip(scripts, run.traces, strict=True):
+        if not trace.sent_at:
+            results += [UtteranceResult(None, None, 0, 0, "")] * args.utterances
+            continue
+        last = len(trace.sent_at) - 1
+        starts = [trace.sent_at[min(a // chunk, last)] for a, _ in script.spans]
+        ends = [trace.sent_at[min(b // chunk, last)] for _, b in script.spans]
+        results += score_session(trace.snapshots, script.texts, starts, ends, args.utterances)
+    streamed_s = sum(len(t.sent_at) for t in run.traces) * args.chunk_ms / 1000  # speech and silence
+    return summarize(results, run, max(streamed_s, 1e-9))
+
+
+def _bench_system(system: System, options: StartOptions, args: Any) -> dict[str, Any]:
+    rows: list[dict[str, Any]] = []
+    began = time.monotonic()
+    with system.start(options) as server:
+        url = server.ws_base + system.protocol(options).path
+        _one_run(
+            system, options, url, server.pid, _scripts(args.corpus_dir, 1, 2, args.pause_ms), args
+        )  # warm-up
+        for count in args.sweep:
+            scripts = _scripts(args.corpus_dir, count, args.utterances + 1, args.pause_ms)
+            repeats = max(args.repeats, 1) if count == args.sweep[0] else 1
+            runs = [_one_run(system, options, url, server.pid, scripts, args) for _ in range(repeats)]
+            row = {"sessions": count, "repeats": runs}
+            for key in (
+                "final_p50",
+                "final_p95",
+                "first_text_p50",
+                "first_text_p95",
+                "wer",
+                "cpu_per_audio_s",
+            ):
+                row[key] = _median(runs, key)
+            rows.append(row)
+            print(
+                f"  {system.name}: {count} session(s): "
+                f"final p50/p95 {row['final_p50']}/{row['final_p95']} ms, "
+                f"first text p50 {row['first_text_p50']} ms, WER {row['wer']}, "
+                f"finals {sum(r['finals'] for r in runs)}/{sum(r['utterances'] for r in runs)}",
+                flush=True,
+            )
+            p95 = row["final_p95"]
+            if p95 is None or p95 > FINAL_P95_LIMIT_MS:
+                break
+    first = rows[0]
+    return {
+        "version": system.version(),
+        "settings": system.settings(options),
+        "final_p50": first["final_p50"],
+        "final_p95": first["final_p95"],
+        "first_text_p50": first["first_text_p50"],
+        "wer": first["wer"],
+        "cpu_per_audio_s": first["cpu_per_audio_s"],
+        "capacity": capacity({r["sessions"]: r["final_p95"] for r in rows}),
+        "sweep": rows,
+        "elapsed_s": round(time.monotonic() - began, 1),
+    }
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the comparison; print the table, write JSON, Markdown and PNGs. Exit status 0, 1 on a failure."""
+    names = [n.strip().lower() for n in args.systems.split(",") if n.strip()]
+    unknown = [n for n in names if n not in SYSTEMS]
+    if unknown:
+        print(f"unknown systems: {', '.join(unknown)} (known: {', '.join(SYSTEMS)})")
+        return 2
+    if args.install_only:
+        from voxrt.bench.peers import whisperlive, whisperlivekit
+
+        for install in (whisperlive.install, whisperlivekit.install):
+            print(install(args.peers_dir))
+        return 0
+    out: Path = args.output_dir
+    out.mkdir(parents=True, exist_ok=True)
+    corpus = write_corpus(args.corpus_dir)
+    load_before = os.getloadavg()
+    summary: dict[str, dict[str, Any]] = {}
+    failed = False
+    for name in names:
+        system = SYSTEMS[name]
+        options = StartOptions(
+            log_path=out / f"{name}.server.log",
+            model_dir=model_dir(),
+            threads=args.threads,
+            silence_ms=args.silence_ms,
+            max_sessions=max(args.sweep) + 1,
+            warmup_wav=corpus[0].path.resolve(),
+            peers_dir=args.peers_dir.resolve(),
+        )
+        print(f"{system.name} {system.version()}", flush=True)
+        try:
+            summary[system.name] = _bench_system(system, options, args)
+        except Exception as exc:  # one system failing must not lose the others' results
+            failed = True
+            print(f"  {system.name} failed: {type(exc).__name__}: {exc}")
+    rows = ratio_table({name: figures for name, figures in summary.items()})
+    report = {
+        "settings": {
+            "sweep": args.sweep,
+            "repeats": args.repeats,
+            "utterances_scored_per_session": args.utterances,
+            "pause_ms": args.pause_ms,
+            "chunk_ms": args.chunk_ms,
+            "lead_ms": LEAD_MS,
+            "rate": RATE,
+            "threads": args.threads,
+            "silence_ms": args.silence_ms,
+            "final_p95_limit_ms": FINAL_P95_LIMIT_MS,
+            "model_dir": str(model_dir()),
+            "cpus": os.cpu_count(),
+            "loadavg_before": [round(v, 2) for v in load_before],
+            "loadavg_after": [round(v, 2) for v in os.getloadavg()],
+        },
+        "systems": summary,
+        "table": rows,
+    }
+    (out / "compare.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "compare.md").write_text(_markdown(rows))
+    plot_compare(summary, out, FINAL_P95_LIMIT_MS)
+    print()
+    print(_text_table(rows))
+    print(
+        f"\nratios are voxrt ÷ peer; written to {out}/: "
+        "compare.json, compare.md, latency-cdf.png, latency-sweep.png"
+    )
+    return 1 if failed or not summary else 0
