@@ -109,25 +109,25 @@ def test_score_session_times_each_utterance_from_its_own_words() -> None:
         Snapshot(0.5, "", ""),
         Snapshot(1.4, "", "the quick"),
         Snapshot(3.6, "The quick brown fox.", ""),
-        Snapshot(5.3, "The quick brown fox.", "call"),  # first text of the 2nd utterance
+        Snapshot(5.3, "The quick brown fox.", "call"),  # first partial of the 2nd utterance
         Snapshot(7.5, "The quick brown fox. Call me at twelve", "please"),
         Snapshot(7.9, "The quick brown fox. Call me at twelve please", ""),  # an extra word, late
         Snapshot(11.2, "The quick brown fox. Call me at twelve please. Good night.", ""),
     ]
     first, second = score_session(snapshots, references, starts, ends, scored=2)
     assert first.final_ms == pytest.approx(600.0)
-    assert first.first_text_ms == pytest.approx(400.0)
+    assert first.first_partial_ms == pytest.approx(400.0)
     assert (first.errors, first.words, first.hypothesis) == (0, 4, "the quick brown fox")
     # the inserted word is an error of the 2nd utterance, but its final time is its own words'
     assert second.final_ms == pytest.approx(500.0)
-    assert second.first_text_ms == pytest.approx(300.0)
+    assert second.first_partial_ms == pytest.approx(300.0)
     assert (second.errors, second.words) == (1, 4)
 
 
 def test_score_session_reports_an_utterance_never_final() -> None:
     (result,) = score_session([Snapshot(2.0, "", "hello")], ["Hello there."], [1.0], [1.8], scored=1)
     assert result.final_ms is None and result.errors == 2
-    assert result.first_text_ms == pytest.approx(1000.0)
+    assert result.first_partial_ms == pytest.approx(1000.0)
 
 
 def test_percentiles_count_missing_finals_as_infinitely_late() -> None:
@@ -141,14 +141,14 @@ def test_percentiles_count_missing_finals_as_infinitely_late() -> None:
 
 def test_ratio_table_divides_voxrt_by_each_peer() -> None:
     summary: dict[str, dict[str, Any]] = {
-        "voxrt": {"final_p50": 500.0, "final_p95": 600.0, "first_text_p50": 300.0, "wer": 0.01,
-                  "cpu_per_audio_s": 0.2, "capacity": 8},
-        "Peer": {"final_p50": 1000.0, "final_p95": None, "first_text_p50": 600.0, "wer": 0.02,
-                 "cpu_per_audio_s": 0.4, "capacity": 2},
+        "voxrt": {"final_p50": 500.0, "final_p95": 600.0, "first_partial_p50": 300.0, "wer": 0.01,
+                  "cpu_per_audio_s": 0.2, "capacity": 8, "capacity_at_least": True},
+        "Peer": {"final_p50": 1000.0, "final_p95": None, "first_partial_p50": 600.0, "wer": 0.02,
+                 "cpu_per_audio_s": 0.4, "capacity": 2, "capacity_at_least": False},
     }  # fmt: skip
     header, voxrt, peer, ratio = ratio_table(summary)
     assert header[0] == "system" and len(header) == 7
-    assert voxrt == ["voxrt", "500", "600", "300", "1.0%", "0.200", "8"]
+    assert voxrt == ["voxrt", "500", "600", "300", "1.0%", "0.200", "≥8"]
     assert peer[2] == "-"
     assert ratio == ["voxrt / Peer", "0.50", "-", "0.50", "0.50", "0.50", "4.00"]
 

@@ -66,11 +66,11 @@ def align(ref: list[str], hyp: list[str]) -> list[tuple[str, int | None, int | N
 
 @dataclass(frozen=True)
 class UtteranceResult:
-    """One scored utterance: end of speech → final text and start of speech → first text shown, in
+    """One scored utterance: end of speech → final text and start of speech → first partial shown, in
     ms (None: never final / never shown), its word edits and reference word count, and its text."""
 
     final_ms: float | None
-    first_text_ms: float | None
+    first_partial_ms: float | None
     errors: int
     words: int
     hypothesis: str
@@ -122,7 +122,7 @@ def score_session(
         results.append(
             UtteranceResult(
                 final_ms=None if final is None else 1000 * (final - speech_end_sent[u]),
-                first_text_ms=None if first is None else 1000 * (first - speech_start_sent[u]),
+                first_partial_ms=None if first is None else 1000 * (first - speech_start_sent[u]),
                 errors=errors[u],
                 words=sum(1 for lab in ref_label if lab == u),
                 hypothesis=" ".join(w for w, lab in zip(hyp_words, hyp_label, strict=True) if lab == u),
