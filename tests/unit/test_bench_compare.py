@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from voxrt.bench.compare import percentiles_missing, ratio_table
-from voxrt.bench.peers.score import align, committed_word_times, score_session
+from voxrt.bench.peers.score import align, committed_word_times, score_session, settled
 from voxrt.bench.peers.session import Snapshot
 from voxrt.bench.peers.voxrt_system import RealtimeProtocol
 from voxrt.bench.peers.whisperlive import WhisperLiveProtocol
@@ -128,6 +128,19 @@ def test_score_session_reports_an_utterance_never_final() -> None:
     (result,) = score_session([Snapshot(2.0, "", "hello")], ["Hello there."], [1.0], [1.8], scored=1)
     assert result.final_ms is None and result.errors == 2
     assert result.first_partial_ms == pytest.approx(1000.0)
+
+
+def test_settled_once_each_counted_utterance_reaches_its_end() -> None:
+    references = ["The quick brown fox.", "Call me at 12.", "Good night."]
+    assert not settled("", references, 2)
+    assert not settled("The quick brown fox. Call me", references, 2)  # the 2nd is not at its end
+    assert settled("The quick brown fox. Call me at twelve", references, 2)
+    assert settled("The quick brown box. Call me at 12 please", references, 2)  # errors count as reached
+    assert settled("The quick brown. Call me at 12", references, 2)  # 'fox' lost, but a later one is final
+    assert not settled("The quick brown fox. Call me at", references, 2)
+    assert settled(
+        "The quick brown fox. Call me at twelve. Good night", references, 9
+    )  # as many as there are
 
 
 def test_percentiles_count_missing_finals_as_infinitely_late() -> None:

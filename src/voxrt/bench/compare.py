@@ -1,24 +1,25 @@
 """``voxrt bench compare``: voxrt, WhisperLive and WhisperLiveKit in one run, on the same speech.
 
-Each system in turn: its server starts on loopback from the same CTranslate2 ``tiny.en``
-directory with the same threads, a warm-up session runs, then N sessions stream Piper speech of
-known text (16 kHz PCM in 40 ms chunks at real-time pace, utterances separated by natural pauses)
-through the system's own protocol. Every session speaks one more utterance than is scored, so
-each scored one is followed by speech, as in continuous talk. Per system: ``asr_final_ms`` (the
-chunk holding the last voiced sample sent → the last of its words final), time to first partial,
-WER, server CPU seconds per audio second, and capacity (most sessions whose final p95 stays within
-1500 ms). One session is repeated ``--repeats`` times (medians); larger counts run once, and a
-system's sweep stops at the first count past the limit.
+Every server starts on loopback from the same CTranslate2 ``tiny.en`` directory with the same
+threads and is warmed up by a session of its own; then the systems take turns, run by run: N
+sessions stream Piper speech of known text (16 kHz PCM in 40 ms chunks at real-time pace,
+utterances separated by natural pauses) through the system's own protocol. Every session speaks
+one more utterance than is scored, so each scored one is followed by speech, as in continuous talk.
+Per system: ``asr_final_ms`` (the chunk holding the last voiced sample sent → the last of its
+words final), time to first partial, WER, server CPU seconds per audio second, and capacity (most
+sessions whose final p95 stays within 1500 ms). One session is repeated ``--repeats`` times
+(medians); larger counts run once, and a system's sweep stops at the first count past the limit.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import functools
 import json
 import os
 import statistics
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,8 @@ import numpy as np
 from voxrt.audio import resample
 from voxrt.bench.corpus import write_corpus
 from voxrt.bench.peers import SYSTEMS, System
-from voxrt.bench.peers.score import UtteranceResult, score_session
-from voxrt.bench.peers.session import RATE, Run, stream_sessions
+from voxrt.bench.peers.score import UtteranceResult, score_session, settled
+from voxrt.bench.peers.session import RATE, Plan, Run, stream_sessions
 from voxrt.bench.peers.system import StartOptions, model_dir
 from voxrt.bench.plot import plot_compare
 from voxrt.bench.stream import FINAL_P95_LIMIT_MS, capacity
@@ -178,11 +179,16 @@ def _text_table(rows: list[list[str]]) -> str:
 
 @dataclass(frozen=True)
 class _Script:
-    """One session's audio (16 kHz int16) with its texts and each utterance's voiced sample span."""
+    """One session's audio (16 kHz int16) with its texts and each utterance's voiced sample span;
+    all utterances but the last are scored (the last gives the one before it speech to follow)."""
 
     pcm: bytes
     texts: list[str]
     spans: list[tuple[int, int]]
+
+    @property
+    def scored(self) -> int:
+        return len(self.texts) - 1
 
 
 def _scripts(corpus: Path, sessions: int, utterances: int, pause_ms: int) -> list[_Script]:
@@ -204,7 +210,14 @@ def _one_run(
         stream_sessions(
             url,
             lambda: system.protocol(options),
-            [(s.pcm, len(s.texts)) for s in scripts],
+            [
+                Plan(
+                    s.pcm,
+                    len(s.texts),
+                    functools.partial(settled, references=s.texts, scored=s.scored),
+                )
+                for s in scripts
+            ],
             args.chunk_ms,
             pid,
         )
@@ -213,12 +226,12 @@ def _one_run(
     results: list[UtteranceResult] = []
     for script, trace in zip(scripts, run.traces, strict=True):
         if not trace.sent_at:
-            results += [UtteranceResult(None, None, 0, 0, "")] * args.utterances
+            results += [UtteranceResult(None, None, 0, 0, "")] * script.scored
             continue
         last = len(trace.sent_at) - 1
         starts = [trace.sent_at[min(a // chunk, last)] for a, _ in script.spans]
         ends = [trace.sent_at[min(b // chunk, last)] for _, b in script.spans]
-        results += score_session(trace.snapshots, script.texts, starts, ends, args.utterances)
+        results += score_session(trace.snapshots, script.texts, starts, ends, script.scored)
     streamed_s = sum(len(t.sent_at) for t in run.traces) * args.chunk_ms / 1000  # speech and silence
     return summarize(results, run, max(streamed_s, 1e-9))
 
@@ -227,42 +240,64 @@ def _passes(p95: float | None) -> bool:
     return p95 is not None and p95 <= FINAL_P95_LIMIT_MS
 
 
-def _bench_system(system: System, options: StartOptions, args: Any) -> dict[str, Any]:
-    rows: list[dict[str, Any]] = []
-    began = time.monotonic()
-    with system.start(options) as server:
-        url = server.ws_base + system.protocol(options).path
-        _one_run(
-            system, options, url, server.pid, _scripts(args.corpus_dir, 1, 2, args.pause_ms), args
-        )  # warm-up
-        for count in args.sweep:
-            scripts = _scripts(args.corpus_dir, count, args.utterances + 1, args.pause_ms)
-            repeats = max(args.repeats, 1) if count == args.sweep[0] else 1
-            runs = [_one_run(system, options, url, server.pid, scripts, args) for _ in range(repeats)]
-            row = {"sessions": count, "repeats": runs}
-            for key in (
-                "final_p50",
-                "final_p95",
-                "first_partial_p50",
-                "first_partial_p95",
-                "wer",
-                "cpu_per_audio_s",
-            ):
-                row[key] = _median(runs, key)
-            rows.append(row)
+@dataclass(frozen=True)
+class _Live:
+    """A started system: its options, WebSocket URL and server process id."""
+
+    system: System
+    options: StartOptions
+    url: str
+    pid: int
+
+
+def _row(count: int, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    row: dict[str, Any] = {"sessions": count, "repeats": runs}
+    for key in ("final_p50", "final_p95", "first_partial_p50", "first_partial_p95", "wer", "cpu_per_audio_s"):
+        row[key] = _median(runs, key)
+    return row
+
+
+def _sweep(live: dict[str, _Live], args: Any) -> dict[str, list[dict[str, Any]]]:
+    """Every count for every system still within the limit; the systems take turns run by run (the
+    first to go rotates), so a burst of load from elsewhere on the machine falls on all alike."""
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in live}
+    active = list(live)
+    for count in args.sweep:
+        scripts = _scripts(args.corpus_dir, count, args.utterances + 1, args.pause_ms)
+        repeats = max(args.repeats, 1) if count == args.sweep[0] else 1
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in active}
+        for rep in range(repeats):
+            turn = rep % len(active)
+            for name in active[turn:] + active[:turn]:
+                one = live[name]
+                if name in runs:
+                    try:
+                        runs[name].append(_one_run(one.system, one.options, one.url, one.pid, scripts, args))
+                    except Exception as exc:  # its server died, say: the others go on
+                        print(f"  {one.system.name} failed: {type(exc).__name__}: {exc}")
+                        del runs[name]
+        active = [name for name in active if name in runs]
+        for name in active:
+            row = _row(count, runs[name])
+            rows[name].append(row)
             print(
-                f"  {system.name}: {count} session(s): "
+                f"  {live[name].system.name}: {count} session(s): "
                 f"final p50/p95 {row['final_p50']}/{row['final_p95']} ms, "
                 f"first partial p50 {row['first_partial_p50']} ms, WER {row['wer']}, "
-                f"finals {sum(r['finals'] for r in runs)}/{sum(r['utterances'] for r in runs)}",
+                f"finals {sum(r['finals'] for r in runs[name])}/{sum(r['utterances'] for r in runs[name])}",
                 flush=True,
             )
-            if not _passes(row["final_p95"]):
-                break
+        active = [name for name in active if _passes(rows[name][-1]["final_p95"])]
+        if not active:
+            break
+    return rows
+
+
+def _figures(one: _Live, rows: list[dict[str, Any]], args: Any) -> dict[str, Any]:
     first = rows[0]
     return {
-        "version": system.version(),
-        "settings": system.settings(options),
+        "version": one.system.version(),
+        "settings": one.system.settings(one.options),
         "final_p50": first["final_p50"],
         "final_p95": first["final_p95"],
         "first_partial_p50": first["first_partial_p50"],
@@ -271,7 +306,6 @@ def _bench_system(system: System, options: StartOptions, args: Any) -> dict[str,
         "capacity": capacity({r["sessions"]: r["final_p95"] for r in rows}) or 0,
         "capacity_at_least": rows[-1]["sessions"] == max(args.sweep) and _passes(rows[-1]["final_p95"]),
         "sweep": rows,
-        "elapsed_s": round(time.monotonic() - began, 1),
     }
 
 
@@ -294,23 +328,34 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     load_before = os.getloadavg()
     summary: dict[str, dict[str, Any]] = {}
     failed = False
-    for name in names:
-        system = SYSTEMS[name]
-        options = StartOptions(
-            log_path=out / f"{name}.server.log",
-            model_dir=model_dir(),
-            threads=args.threads,
-            silence_ms=args.silence_ms,
-            max_sessions=max(args.sweep) + 1,
-            warmup_wav=corpus[0].path.resolve(),
-            peers_dir=args.peers_dir.resolve(),
-        )
-        print(f"{system.name} {system.version()}", flush=True)
-        try:
-            summary[system.name] = _bench_system(system, options, args)
-        except Exception as exc:  # one system failing must not lose the others' results
-            failed = True
-            print(f"  {system.name} failed: {type(exc).__name__}: {exc}")
+    with contextlib.ExitStack() as stack:
+        live: dict[str, _Live] = {}
+        for name in names:  # start them all, each warmed up by one session of its own
+            system = SYSTEMS[name]
+            options = StartOptions(
+                log_path=out / f"{name}.server.log",
+                model_dir=model_dir(),
+                threads=args.threads,
+                silence_ms=args.silence_ms,
+                max_sessions=max(args.sweep) + 1,
+                warmup_wav=corpus[0].path.resolve(),
+                peers_dir=args.peers_dir.resolve(),
+            )
+            print(f"starting {system.name} {system.version()}", flush=True)
+            try:
+                server = stack.enter_context(system.start(options))
+                one = _Live(system, options, server.ws_base + system.protocol(options).path, server.pid)
+                _one_run(
+                    system, options, one.url, one.pid, _scripts(args.corpus_dir, 1, 2, args.pause_ms), args
+                )
+                live[name] = one
+            except Exception as exc:  # one system failing must not lose the others' results
+                failed = True
+                print(f"  {system.name} failed to start: {type(exc).__name__}: {exc}")
+        if live:
+            for name, sweep_rows in _sweep(live, args).items():
+                if sweep_rows:
+                    summary[live[name].system.name] = _figures(live[name], sweep_rows, args)
     rows = ratio_table({name: figures for name, figures in summary.items()})
     report = {
         "settings": {

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from voxrt.bench.peers.session import Snapshot
 from voxrt.bench.wer import normalize
 
-__all__ = ["UtteranceResult", "align", "committed_word_times", "score_session"]
+__all__ = ["UtteranceResult", "align", "committed_word_times", "score_session", "settled"]
 
 _MATCH, _SUB, _DEL, _INS = "match", "sub", "del", "ins"
 
@@ -76,6 +76,56 @@ class UtteranceResult:
     hypothesis: str
 
 
+@dataclass(frozen=True)
+class _Attribution:
+    """Final words attributed to utterances: per hyp word its utterance, per utterance its word
+    edits, the hyp words aligned to its ref words, and whether its last ref word has one."""
+
+    ref_label: list[int]
+    hyp_label: list[int]
+    errors: list[int]
+    aligned: list[list[int]]
+    ends_aligned: list[bool]
+
+
+def _attribute(references: list[str], hyp_words: list[str]) -> _Attribution:
+    ref_words: list[str] = []
+    ref_label: list[int] = []
+    for u, text in enumerate(references):
+        words = normalize(text)
+        ref_words += words
+        ref_label += [u] * len(words)
+    last_of = {u: i for i, u in enumerate(ref_label)}
+    # each hyp word belongs to the utterance of its aligned ref word; an inserted one to the last
+    # utterance before it (the first utterance at the start)
+    hyp_label = [0] * len(hyp_words)
+    errors = [0] * len(references)
+    aligned: list[list[int]] = [[] for _ in references]
+    ends_aligned = [False] * len(references)
+    label = 0
+    for op, i, j in align(ref_words, hyp_words):
+        if i is not None:
+            label = ref_label[i]
+        if op != _MATCH:
+            errors[label] += 1
+        if j is not None:
+            hyp_label[j] = label
+            if op in (_MATCH, _SUB):
+                aligned[label].append(j)
+                ends_aligned[label] |= i == last_of[label]
+    return _Attribution(ref_label, hyp_label, errors, aligned, ends_aligned)
+
+
+def settled(committed: str, references: list[str], scored: int) -> bool:
+    """Whether the final text ``committed`` has reached the end of each of the first ``scored``
+    utterances: its last word has a final counterpart, or final words of a later one follow."""
+    found = _attribute(references, normalize(committed))
+    return all(
+        found.ends_aligned[u] or any(lab > u for lab in found.hyp_label)
+        for u in range(min(scored, len(references)))
+    )
+
+
 def score_session(
     snapshots: list[Snapshot],
     references: list[str],
@@ -89,43 +139,22 @@ def score_session(
     ones a following utterance, as in continuous speech), ``speech_*_sent`` when the chunk holding
     each one's first / last voiced sample was sent.
     """
-    ref_words: list[str] = []
-    ref_label: list[int] = []
-    for u, text in enumerate(references):
-        words = normalize(text)
-        ref_words += words
-        ref_label += [u] * len(words)
     committed = committed_word_times(snapshots)
     hyp_words = [word for word, _ in committed]
-    script = align(ref_words, hyp_words)
-    # each hyp word belongs to the utterance of its aligned ref word; an inserted one to the last
-    # utterance before it (the first utterance at the start)
-    hyp_label = [0] * len(hyp_words)
-    errors = [0] * len(references)
-    aligned_times: list[list[float]] = [[] for _ in references]
-    label = 0
-    for op, i, j in script:
-        if i is not None:
-            label = ref_label[i]
-        if op != _MATCH:
-            errors[label] += 1
-        if j is not None:
-            hyp_label[j] = label
-            if op in (_MATCH, _SUB):
-                aligned_times[label].append(committed[j][1])
+    found = _attribute(references, hyp_words)
     visible = [(s.at, len(normalize(s.committed)) + len(normalize(s.partial))) for s in snapshots]
     results = []
     for u in range(min(scored, len(references))):
-        before = sum(1 for lab in hyp_label if lab < u)  # final words of the utterances before u
+        before = sum(1 for lab in found.hyp_label if lab < u)  # final words of the utterances before u
         first = next((at for at, n in visible if at >= speech_start_sent[u] and n > before), None)
-        final = max(aligned_times[u]) if aligned_times[u] else None
+        final = max((committed[j][1] for j in found.aligned[u]), default=None)
         results.append(
             UtteranceResult(
                 final_ms=None if final is None else 1000 * (final - speech_end_sent[u]),
                 first_partial_ms=None if first is None else 1000 * (first - speech_start_sent[u]),
-                errors=errors[u],
-                words=sum(1 for lab in ref_label if lab == u),
-                hypothesis=" ".join(w for w, lab in zip(hyp_words, hyp_label, strict=True) if lab == u),
+                errors=found.errors[u],
+                words=found.ref_label.count(u),
+                hypothesis=" ".join(w for w, lab in zip(hyp_words, found.hyp_label, strict=True) if lab == u),
             )
         )
     return results

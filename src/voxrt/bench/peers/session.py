@@ -22,12 +22,12 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-__all__ = ["Protocol", "Run", "Snapshot", "Trace", "stream_sessions", "tree_cpu_s"]
+__all__ = ["Plan", "Protocol", "Run", "Snapshot", "Trace", "stream_sessions", "tree_cpu_s"]
 
 RATE = 16000  # every system is sent the same 16 kHz 16-bit mono PCM
 _SETUP_TIMEOUT_S = 60.0  # WhisperLive loads its model when the first client connects
-_QUIET_S = 3.0  # after the audio, no message (no change of text) for this long: nothing more is coming
-_TAIL_S = 10.0  # silence streamed after the audio at most
+_QUIET_S = 3.0  # after the end of audio, no message for this long: nothing more is coming
+_TAIL_S = 20.0  # silence streamed after the audio at most, for a system still catching up
 _DRAIN_S = 30.0  # and never wait longer than this after the audio
 
 
@@ -145,12 +145,23 @@ async def _read(ws: ClientConnection, protocol: Protocol, trace: Trace) -> None:
             trace.snapshots.append(Snapshot(at, *text))
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What one session streams: 16 kHz int16 PCM, how many utterances it holds, and a test of the
+    final text for "every utterance that counts is final" (until then silence follows the audio)."""
+
+    pcm: bytes
+    utterances: int
+    settled: Callable[[str], bool]
+
+
 async def _session(
-    ws: ClientConnection, protocol: Protocol, pcm: bytes, utterances: int, start_at: float, chunk_ms: int
+    ws: ClientConnection, protocol: Protocol, plan: Plan, start_at: float, chunk_ms: int
 ) -> Trace:
     trace = Trace()
     reader = asyncio.create_task(_read(ws, protocol, trace))
     step = chunk_ms * RATE // 1000 * 2
+    pcm, utterances = plan.pcm, plan.utterances
     try:
         for k, offset in enumerate(range(0, len(pcm), step)):
             due = start_at + k * chunk_ms / 1000  # absolute schedule: one late send delays no other
@@ -160,16 +171,18 @@ async def _session(
                 break
             await ws.send(protocol.audio(pcm[offset : offset + step]))
             trace.sent_at.append(time.perf_counter())
-        # then silence, as an open microphone sends, while the shown text still changes
+        # then silence, as an open microphone sends, until the utterances that count are final
         chunks = -(-len(pcm) // step)
         audio_end = start_at + chunks * chunk_ms / 1000
+        checked = 0
         for k in itertools.count(chunks):
             due = start_at + k * chunk_ms / 1000
-            changed = max(trace.snapshots[-1].at if trace.snapshots else 0.0, audio_end)
-            if reader.done() or protocol.finished(utterances):
+            if reader.done() or protocol.finished(utterances) or due - audio_end > _TAIL_S:
                 break
-            if due - changed > _QUIET_S or due - audio_end > _TAIL_S:
-                break
+            if len(trace.snapshots) != checked:
+                checked = len(trace.snapshots)
+                if plan.settled(trace.snapshots[-1].committed):
+                    break
             if (delay := due - time.perf_counter()) > 0:
                 await asyncio.sleep(delay)
             await ws.send(protocol.audio(bytes(step)))
@@ -205,26 +218,22 @@ class Run:
 
 
 async def stream_sessions(
-    url: str,
-    protocol: Callable[[], Protocol],
-    scripts: list[tuple[bytes, int]],
-    chunk_ms: int,
-    server_pid: int,
+    url: str, protocol: Callable[[], Protocol], plans: list[Plan], chunk_ms: int, server_pid: int
 ) -> Run:
-    """Open one session per ``(pcm, utterance count)`` script (all before any audio), stream them at
-    real-time pace with starts staggered over ten chunks, and wait for their text. Never raises for
-    one session's failure: it is logged in that session's ``errors``."""
-    protocols = [protocol() for _ in scripts]
+    """Open one session per plan (all before any audio), stream them at real-time pace with starts
+    staggered over ten chunks, and wait for their text. Never raises for one session's failure: it
+    is logged in that session's ``errors``."""
+    protocols = [protocol() for _ in plans]
     opened = await asyncio.gather(*(_open(url, p) for p in protocols), return_exceptions=True)
     cpu_before = tree_cpu_s(server_pid)
     started = time.perf_counter() + 0.1
-    stagger_s = 10 * chunk_ms / 1000 / len(scripts)  # so sessions don't all send in the same instant
+    stagger_s = 10 * chunk_ms / 1000 / len(plans)  # so sessions don't all send in the same instant
     tasks: list[Coroutine[Any, Any, Trace]] = []
-    for index, (ws, p, (pcm, count)) in enumerate(zip(opened, protocols, scripts, strict=True)):
+    for index, (ws, p, plan) in enumerate(zip(opened, protocols, plans, strict=True)):
         if isinstance(ws, BaseException):
             tasks.append(asyncio.sleep(0, Trace(errors=[f"connect: {type(ws).__name__}: {ws}"])))
         else:
-            tasks.append(_session(ws, p, pcm, count, started + index * stagger_s, chunk_ms))
+            tasks.append(_session(ws, p, plan, started + index * stagger_s, chunk_ms))
     traces = list(await asyncio.gather(*tasks))
     wall_s = time.perf_counter() - started
     cpu_after = tree_cpu_s(server_pid)
