@@ -124,6 +124,20 @@ def test_score_session_times_each_utterance_from_its_own_words() -> None:
     assert (second.errors, second.words) == (1, 4)
 
 
+def test_first_partial_is_not_fooled_by_words_of_the_utterance_before() -> None:
+    references = ["It is sunny with a light breeze.", "She opened the window.", "Bye."]
+    snapshots = [
+        Snapshot(1.0, "It is sunny with a", "light breeze"),
+        Snapshot(4.05, "It is sunny with a", "light breeze."),  # never final: not the 2nd's text
+        Snapshot(4.1, "It is sunny with a", "light breeze she"),
+        Snapshot(4.5, "It is sunny with a", "she opened the"),
+        Snapshot(6.0, "It is sunny with a she opened the window", ""),
+    ]
+    _, second = score_session(snapshots, references, [0.5, 4.0, 7.0], [3.0, 5.5, 7.5], scored=2)
+    assert second.first_partial_ms == pytest.approx(100.0)
+    assert second.final_ms == pytest.approx(500.0)
+
+
 def test_score_session_reports_an_utterance_never_final() -> None:
     (result,) = score_session([Snapshot(2.0, "", "hello")], ["Hello there."], [1.0], [1.8], scored=1)
     assert result.final_ms is None and result.errors == 2

@@ -2,8 +2,8 @@
 
 The final text of a session is aligned word by word (edit distance, after ``wer.normalize``) to
 the known text of its utterances. An utterance is final when the last of the words aligned to it
-became final; it first showed when the text on screen first held more words than the final text
-of the utterances before it. Times are ``time.perf_counter`` seconds.
+became final; it first showed (its first partial) when the text on screen, final and partial,
+first held a word aligned to it (or to a later one). Times are ``time.perf_counter`` seconds.
 """
 
 from __future__ import annotations
@@ -116,6 +116,24 @@ def _attribute(references: list[str], hyp_words: list[str]) -> _Attribution:
     return _Attribution(ref_label, hyp_label, errors, aligned, ends_aligned)
 
 
+def _first_shown(snapshots: list[Snapshot], references: list[str], starts: list[float]) -> list[float | None]:
+    """Per utterance, the first snapshot at or after its start whose shown text (final + partial)
+    has a word aligned to it or to a later one."""
+    first: list[float | None] = [None] * len(starts)
+    reached: dict[str, int] = {}  # shown text -> the last utterance it has an aligned word of
+    for snapshot in snapshots:
+        if all(at is not None for at in first):
+            break
+        shown = f"{snapshot.committed} {snapshot.partial}"
+        if shown not in reached:
+            found = _attribute(references, normalize(shown))
+            reached[shown] = max((u for u, hits in enumerate(found.aligned) if hits), default=-1)
+        for u, start in enumerate(starts):
+            if first[u] is None and snapshot.at >= start and reached[shown] >= u:
+                first[u] = snapshot.at
+    return first
+
+
 def settled(committed: str, references: list[str], scored: int) -> bool:
     """Whether the final text ``committed`` has reached the end of each of the first ``scored``
     utterances: its last word has a final counterpart, or final words of a later one follow."""
@@ -142,11 +160,11 @@ def score_session(
     committed = committed_word_times(snapshots)
     hyp_words = [word for word, _ in committed]
     found = _attribute(references, hyp_words)
-    visible = [(s.at, len(normalize(s.committed)) + len(normalize(s.partial))) for s in snapshots]
+    count = min(scored, len(references))
+    first_shown = _first_shown(snapshots, references, speech_start_sent[:count])
     results = []
-    for u in range(min(scored, len(references))):
-        before = sum(1 for lab in found.hyp_label if lab < u)  # final words of the utterances before u
-        first = next((at for at, n in visible if at >= speech_start_sent[u] and n > before), None)
+    for u in range(count):
+        first = first_shown[u]
         final = max((committed[j][1] for j in found.aligned[u]), default=None)
         results.append(
             UtteranceResult(
