@@ -19,7 +19,9 @@ import contextlib
 import functools
 import json
 import os
+import signal
 import statistics
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -322,6 +324,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         for install in (whisperlive.install, whisperlivekit.install):
             print(install(args.peers_dir))
         return 0
+    # a plain kill must still stop the servers, which run in process groups of their own
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     out: Path = args.output_dir
     out.mkdir(parents=True, exist_ok=True)
     corpus = write_corpus(args.corpus_dir)

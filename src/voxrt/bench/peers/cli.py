@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
 import time
 from pathlib import Path
 
@@ -35,6 +37,7 @@ def main(name: str, argv: list[str] | None = None) -> int:
         print({"whisperlive": whisperlive, "whisperlivekit": whisperlivekit}[name].install(args.peers_dir))
         return 0
     if args.serve:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
         args.output_dir.mkdir(parents=True, exist_ok=True)
         options = StartOptions(
             log_path=args.output_dir / "server.log",
