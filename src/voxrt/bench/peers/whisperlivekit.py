@@ -11,6 +11,7 @@ commits what is left and sends ``{"type": "ready_to_stop"}``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -113,8 +114,6 @@ def _start(options: StartOptions) -> Iterator[Server]:
 
     def ready(port: int, process: Any) -> None:
         deadline = 180.0
-        import time
-
         start = time.monotonic()
         while time.monotonic() - start < deadline:
             if process.poll() is not None:
