@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: serve test bench bench-stream clean
+.PHONY: serve test bench bench-stream bench-compare clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,8 @@ serve: $(VENV)/.installed
 	$(BIN)/voxrt serve $(ARGS)
 
 test: $(VENV)/.installed-dev $(CHROMIUM)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -39,6 +39,10 @@ bench: $(VENV)/.installed-dev
 
 bench-stream: $(VENV)/.installed-dev
 	$(BIN)/voxrt bench stream $(or $(ARGS),--sweep 1,4,6,8,10,12 --utterances 6)
+
+# voxrt beside WhisperLive and WhisperLiveKit (each installed on first run into bench-results/peers/)
+bench-compare: $(VENV)/.installed-dev
+	$(BIN)/voxrt bench compare $(ARGS)
 
 clean:
 	rm -rf $(VENV) bench-results .pytest_cache .mypy_cache .ruff_cache

@@ -144,6 +144,10 @@ def _config(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    if args.bench == "compare":
+        from voxrt.bench.compare import run as bench_compare
+
+        return bench_compare(args, _settings(args))
     if args.bench == "engine":
         from voxrt.bench.engine import run as bench_engine
 
@@ -185,7 +189,7 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
-    from voxrt.bench import engine, stream, transcribe
+    from voxrt.bench import compare, engine, stream, transcribe
 
     transcribe.add_arguments(
         bench_sub.add_parser("transcribe", parents=[common], help="REST throughput vs direct")
@@ -195,6 +199,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     engine.add_arguments(
         bench_sub.add_parser("engine", parents=[common], help="one recognizer: latency and tokens/s")
+    )
+    compare.add_arguments(
+        bench_sub.add_parser("compare", parents=[common], help="voxrt beside WhisperLive and WhisperLiveKit")
     )
     bench.set_defaults(func=_bench)
     return parser
