@@ -20,7 +20,8 @@ import yaml
 
 from tests.e2e.realtime_client import Client, pcm16, ws_url
 from tests.speech import RATE, noise, speech_stream
-from voxrt.bench.corpus import Utterance, wav_bytes
+from voxrt.audio.pcm import wav_bytes
+from voxrt.bench.corpus import Utterance
 from voxrt.bench.server import ServerProcess, running_server
 
 pytestmark = pytest.mark.e2e

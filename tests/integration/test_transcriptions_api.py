@@ -15,7 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.integration.conftest import API_KEY, AUTH, serve_in_process
-from voxrt.bench.corpus import Utterance, wav_bytes
+from voxrt.audio.pcm import wav_bytes
+from voxrt.bench.corpus import Utterance
 from voxrt.bench.wer import wer
 
 pytestmark = pytest.mark.integration

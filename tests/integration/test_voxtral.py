@@ -24,7 +24,7 @@ from tests.integration.conftest import serve_in_process
 from tests.speech import RATE, noise, sentences
 from voxrt.asr import TranscriptionOptions, create_asr_engine
 from voxrt.asr.voxtral import VoxtralEngine
-from voxrt.bench.corpus import wav_bytes
+from voxrt.audio.pcm import wav_bytes
 from voxrt.config import ConfigError, load_settings
 from voxrt.errors import InvalidRequest
 

