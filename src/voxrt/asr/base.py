@@ -167,9 +167,8 @@ class ASREngine(ABC):
         if not self._ready:
             raise ModelNotReady("The speech recognition model is still loading; retry shortly.")
         loop = asyncio.get_running_loop()
-        job = asyncio.wrap_future(
-            self._pool.submit(priority, lambda: self._produce(audio, options, run, loop)), loop=loop
-        )
+        future = self._pool.submit(priority, lambda: self._produce(audio, options, run, loop))
+        job = asyncio.wrap_future(future, loop=loop)
         try:
             while (item := await run.queue.get()) is not None:
                 if isinstance(item, BaseException):
@@ -177,7 +176,8 @@ class ASREngine(ABC):
                 yield item
         finally:
             run.stop.set()  # the consumer may have left early: let the worker thread finish
-            await asyncio.shield(job)
+            if not future.cancel():  # a queued job is dropped; a running one stops at its next segment
+                await asyncio.shield(job)
 
     def _produce(
         self,

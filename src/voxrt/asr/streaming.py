@@ -12,6 +12,13 @@ final). Only text that two consecutive decodes agree on is sent
 (LocalAgreement-2), so deltas rarely need taking back; the final decode of the
 whole utterance is the transcript, and where it differs from the deltas it wins.
 
+Bounds: at most ``max_pending`` utterances of a session wait for their final
+transcript; a manual commit past that is refused, an utterance the VAD ends
+past it fails at once. ``aclose`` cancels every decode of the session: queued
+ones never start, a running one stops at its next segment. ``speech_gate``
+checks manually committed audio (off the event loop) and skips the decode of
+audio without speech: the transcript is empty.
+
 Speculative finalization: once the speech has been followed by the trailing
 pad's worth of silence, the final decode starts on exactly the audio the
 utterance will carry if it ends there; if speech resumes it is dropped, if the
@@ -21,12 +28,11 @@ silence window closes it is the final, already done or nearly so.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -144,6 +150,8 @@ class StreamingRecognizer:
         speculative_final: bool = True,
         partial_interval_ms: int = 300,
         max_buffer_s: float = 60.0,
+        max_pending: int = 4,
+        speech_gate: Callable[[np.ndarray], bool] | None = None,
     ) -> None:
         self.engine = engine
         self.options = options
@@ -160,11 +168,25 @@ class StreamingRecognizer:
         self._base_ms = 0.0  # where the current segmenter's clock started
         self._arrivals: deque[tuple[float, float]] = deque(maxlen=4096)  # (audio ms, wall s)
         self._partial_task: asyncio.Task[None] | None = None
-        self._finals: asyncio.Task[None] | None = None
+        self._max_pending = max_pending
+        self._gate = speech_gate
+        self._last_final: asyncio.Task[None] | None = None  # completions leave in this chain's order
+        self._finals: set[asyncio.Task[None]] = set()  # utterances not yet completed or failed
+        self._decodes: set[asyncio.Task[Transcription]] = set()  # final and speculative decodes
 
     @property
     def audio_ms(self) -> float:
         return self._audio_ms
+
+    @property
+    def manual(self) -> bool:
+        """No turn detection: only ``commit`` ends an utterance."""
+        return self._segmenter is None
+
+    @property
+    def pending(self) -> int:
+        """Utterances waiting for their final transcript."""
+        return len(self._finals)
 
     def push(self, audio: np.ndarray) -> None:
         """Take float32 16 kHz audio.
@@ -192,7 +214,8 @@ class StreamingRecognizer:
         """End the current turn now (``input_audio_buffer.commit``).
 
         Raises:
-            VoxrtError: less than 100 ms of audio to commit.
+            VoxrtError: less than 100 ms of audio to commit, or ``max_pending`` utterances are
+                still waiting for their transcripts (manual turns; the buffer is kept).
         """
         if self._segmenter is not None:
             if not self._segmenter.in_speech:
@@ -206,11 +229,14 @@ class StreamingRecognizer:
                 f"The buffer holds less than {_MIN_COMMIT_MS} ms of audio; nothing to commit.",
                 code="input_audio_buffer_commit_empty",
             )
+        if len(self._finals) >= self._max_pending:
+            raise self._too_many_pending()
         audio = np.concatenate(self._manual)
         self._manual, self._manual_samples = [], 0
         item_id = _new_item_id()
         self._emit(Committed(item_id))
-        self._start_final(_Utterance(item_id, int(self._audio_ms - 1000 * len(audio) / SAMPLE_RATE)), audio)
+        started_ms = int(self._audio_ms - 1000 * len(audio) / SAMPLE_RATE)
+        self._start_final(_Utterance(item_id, started_ms), audio, gated=True)
 
     def clear(self) -> None:
         """Drop buffered audio and any utterance in progress (``input_audio_buffer.clear``)."""
@@ -233,14 +259,15 @@ class StreamingRecognizer:
         self._base_ms = self._audio_ms
 
     async def aclose(self) -> None:
-        """Stop every decode of this session (disconnect): nothing is left running."""
+        """Stop every decode of this session (disconnect): queued ones never start, a running one
+        stops at its next segment; returns once none is left running."""
         self._cancel_partial()
         if self._utterance is not None:
             self._utterance.drop_speculation()
-        if self._finals is not None:
-            self._finals.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._finals
+        tasks = [*self._finals, *self._decodes]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -271,9 +298,7 @@ class StreamingRecognizer:
             utterance.drop_speculation()
             self._cancel_partial()  # the speculative final supersedes partials of this utterance
             utterance.speculated_samples = len(settled)
-            utterance.speculation = asyncio.create_task(
-                self.engine.transcribe(settled, self.options, priority=Priority.FINAL)
-            )
+            utterance.speculation = self._decode(settled, gated=False)
 
     def _arrival(self, audio_ms: float) -> float:
         """Wall time at which the audio at ``audio_ms`` had arrived."""
@@ -282,20 +307,59 @@ class StreamingRecognizer:
                 return wall
         return time.perf_counter()
 
+    def _too_many_pending(self) -> VoxrtError:
+        return InvalidRequest(
+            f"{self._max_pending} utterances of this session are still waiting for their transcripts; "
+            "wait for one before committing another.",
+            code="too_many_pending_commits",
+        )
+
     def _start_final(
         self,
         utterance: _Utterance,
         audio: np.ndarray,
         end_ms: float | None = None,
         endpoint_ms: float | None = None,
+        gated: bool = False,
     ) -> None:
+        if len(self._finals) >= self._max_pending:  # an utterance the VAD ended: not queued
+            utterance.drop_speculation()
+            self._chain(self._fail(Failed(utterance.item_id, self._too_many_pending()), self._last_final))
+            return
         if utterance.speculation is not None and utterance.speculated_samples == len(audio):
             decode, utterance.speculation = utterance.speculation, None  # the guess was right
         else:
             utterance.drop_speculation()
-            decode = asyncio.create_task(self.engine.transcribe(audio, self.options, priority=Priority.FINAL))
-        previous = self._finals
-        self._finals = asyncio.create_task(self._final(utterance, decode, end_ms, endpoint_ms, previous))
+            decode = self._decode(audio, gated)
+        self._chain(self._final(utterance, decode, end_ms, endpoint_ms, self._last_final))
+
+    def _chain(self, completion: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(completion)
+        self._last_final = task
+        self._finals.add(task)
+        task.add_done_callback(self._finals.discard)
+
+    def _decode(self, audio: np.ndarray, gated: bool) -> asyncio.Task[Transcription]:
+        task = asyncio.create_task(self._transcribe(audio, gated))
+        self._decodes.add(task)
+        task.add_done_callback(self._decodes.discard)
+        return task
+
+    async def _transcribe(self, audio: np.ndarray, gated: bool) -> Transcription:
+        if gated and self._gate is not None and not await asyncio.to_thread(self._gate, audio):
+            return Transcription(
+                text="",
+                language=None,
+                duration=len(audio) / SAMPLE_RATE,
+                segments=(),
+                options=self.options,
+                processing_s=0.0,
+            )
+        return await self.engine.transcribe(audio, self.options, priority=Priority.FINAL)
+
+    async def _fail(self, outcome: Failed, previous: asyncio.Task[None] | None) -> None:
+        await _after(previous)
+        self._emit(outcome)
 
     async def _final(
         self,
@@ -324,9 +388,7 @@ class StreamingRecognizer:
                 audio_ms=1000 * result.duration,
             )
             outcome = Completed(utterance.item_id, result.text, result.duration, metrics)
-        if previous is not None:  # completions leave in the order the utterances ended
-            with contextlib.suppress(asyncio.CancelledError):
-                await previous
+        await _after(previous)  # completions leave in the order the utterances ended
         self._emit(outcome)
 
     def _maybe_partial(self) -> None:
@@ -368,6 +430,12 @@ class StreamingRecognizer:
         if self._partial_task is not None:
             self._partial_task.cancel()
             self._partial_task = None
+
+
+async def _after(previous: asyncio.Task[None] | None) -> None:
+    """Wait until ``previous`` is over, however it ends; a cancellation of the caller still ends it."""
+    if previous is not None:
+        await asyncio.wait([previous])
 
 
 def _common_prefix(a: list[str], b: list[str]) -> list[str]:

@@ -2,7 +2,10 @@
 
 The API key is checked before the WebSocket is accepted: from the
 ``Authorization: Bearer`` header, or from an ``openai-insecure-api-key.<key>``
-subprotocol as browsers send it. Every limit of a session (count, idle time,
+subprotocol as browsers send it. A browser's ``Origin`` must be one of
+``server.cors_origins`` or the server's own (so that a web page elsewhere cannot
+open a session on a keyless loopback server); clients that send none are not
+browsers and pass. Every limit of a session (count, idle time,
 length, message size, unread events) ends in an ``error`` event and a close
 with a reason; nothing a client does can hold server memory without bound.
 """
@@ -13,13 +16,14 @@ import asyncio
 import contextlib
 import json
 import logging
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket
 from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketDisconnect
 
 from voxrt.config import RealtimeSettings
-from voxrt.errors import InvalidRequest, ModelNotReady, Unauthorized, VoxrtError
+from voxrt.errors import InvalidRequest, ModelNotReady, OriginNotAllowed, Unauthorized, VoxrtError
 from voxrt.realtime.events import error_event
 from voxrt.realtime.session import SlowClient, TranscriptionSession
 from voxrt.server.auth import is_valid, key_from_headers
@@ -41,6 +45,27 @@ def _offered_key(websocket: WebSocket) -> str | None:
         if protocol.startswith(_KEY_PROTOCOL):
             return str(protocol[len(_KEY_PROTOCOL) :])
     return None
+
+
+def _origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> bool:
+    """A missing ``Origin`` (not a browser), one listed in ``server.cors_origins``, or the server's
+    own: the same host and port as the ``Host`` the browser connected to."""
+    if origin is None or "*" in allowed:
+        return True
+    if origin.rstrip("/").lower() in {o.rstrip("/").lower() for o in allowed}:
+        return True
+    try:
+        page = urlsplit(origin)
+        server = urlsplit("//" + (host or ""))
+        default = {"http": 80, "https": 443}.get(page.scheme)
+        return (
+            default is not None
+            and page.hostname is not None
+            and page.hostname == server.hostname
+            and (page.port or default) == (server.port or default)
+        )
+    except ValueError:  # a malformed port
+        return False
 
 
 async def _deny(websocket: WebSocket, error: VoxrtError) -> None:
@@ -70,6 +95,11 @@ async def _close_with(
 @router.websocket("/v1/realtime")
 async def realtime(websocket: WebSocket, intent: str | None = None) -> None:
     state = websocket.app.state
+    origin = websocket.headers.get("origin")
+    if not _origin_allowed(origin, websocket.headers.get("host"), state.settings.server.cors_origins):
+        log.info("refused a realtime connection from origin %.80r", origin)
+        await _deny(websocket, OriginNotAllowed("This origin may not open realtime sessions."))
+        return
     if not is_valid(_offered_key(websocket), state.api_keys):
         await _deny(websocket, Unauthorized("Invalid or missing API key."))
         return
@@ -156,9 +186,11 @@ async def _receive_events(
             continue
         try:
             if text is not None:
-                session.receive_text(text)
+                await session.receive_text(text)
             elif data is not None:
-                session.receive_bytes(data)
+                await session.receive_bytes(data)
         except Exception:  # a bug must not end other sessions, nor this one
             log.exception("realtime event handling failed")
             session.refuse(VoxrtError("The server failed to handle the event."))
+        # Messages already buffered are taken without suspending: give other connections a turn.
+        await asyncio.sleep(0)

@@ -1,0 +1,232 @@
+"""Hostile realtime clients against a live server with its default per-session limits: each test
+replays an attack and checks that the server stays bounded and keeps serving everyone else."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import yaml
+from websockets.exceptions import InvalidStatus
+
+from tests.e2e.realtime_client import Client, pcm16, ws_url
+from tests.speech import RATE, noise, sentences, speech_stream
+from voxrt.bench.corpus import SENTENCES
+from voxrt.bench.server import ServerProcess, running_server
+from voxrt.bench.stream_client import process_cpu_s
+from voxrt.bench.wer import wer
+
+pytestmark = pytest.mark.e2e
+
+KEY = "abuse-key"
+APP_ORIGIN = "https://app.example"
+COMPLETED = "conversation.item.input_audio_transcription.completed"
+MANUAL_TURNS = {"type": "session.update", "session": {"audio": {"input": {"turn_detection": None}}}}
+
+
+def _config(directory: Path) -> Path:
+    config = directory / "voxrt.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "auth": {"api_keys": [KEY]},
+                "server": {"cors_origins": [APP_ORIGIN]},
+                "realtime": {"max_sessions": 4},
+            }
+        )
+    )
+    return config
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    directory = tmp_path_factory.mktemp("abuse")
+    with running_server(directory / "server.log", config=_config(directory)) as process:
+        yield process
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def _speech_pcm(seconds: float) -> bytes:
+    """Real speech (Piper sentences back to back) as 24 kHz 16-bit PCM, ``seconds`` long."""
+    one = np.concatenate([np.concatenate([s, np.zeros(RATE // 5, np.float32)]) for s in sentences()])
+    audio = np.tile(one, int(np.ceil(seconds * RATE / len(one))))[: int(seconds * RATE)]
+    return pcm16(audio)
+
+
+def _error_codes(client: Client) -> set[str]:
+    return {e["error"]["code"] for e in client.of_type("error")}
+
+
+def test_origin_is_checked_at_the_handshake(server: ServerProcess) -> None:
+    same_origin = server.base_url  # the browser UI served by this server
+
+    async def run() -> None:
+        with pytest.raises(InvalidStatus) as info:
+            await Client.open(ws_url(server), KEY, origin="https://evil.example")
+        assert info.value.response.status_code == 403
+        assert json.loads(info.value.response.body or b"{}")["error"]["code"] == "origin_not_allowed"
+        for origin in (APP_ORIGIN, same_origin, None):  # allowed, same-origin, a non-browser client
+            client = await Client.open(ws_url(server), KEY, origin=origin)
+            await client.wait_for("session.created")
+            await client.close()
+
+    asyncio.run(run())
+
+
+def test_nested_json_and_long_fields_get_invalid_event(server: ServerProcess) -> None:
+    async def run() -> Client:
+        client = await Client.open(ws_url(server), KEY)
+        await client.ws.send("[" * 100_000 + "]" * 100_000)
+        nested: object = 1
+        for _ in range(40):  # deep enough to be refused, shallow enough for any JSON parser
+            nested = [nested]
+        await client.send({"type": "session.update", "session": {"a": nested}})
+        model = {"audio": {"input": {"transcription": {"model": "m" * 100_000}}}}
+        await client.send({"type": "session.update", "session": model})
+        await client.send({"type": "x" * 100_000, "event_id": "e" * 100_000})
+        await client.wait_for("error", 4)
+        await client.close()
+        return client
+
+    client = asyncio.run(run())
+    errors = [e["error"] for e in client.of_type("error")]
+    assert [e["code"] for e in errors] == ["invalid_event", "invalid_event", "invalid_event", "unknown_event"]
+    assert errors[2]["param"] == "session.audio.input.transcription.model"
+    assert all(len(json.dumps(e)) < 1000 for e in errors)  # nothing long is echoed back
+    assert not client.of_type("session.updated")
+    assert "ERROR" not in server.log() and "Traceback" not in server.log()
+
+
+def test_silent_commit_gives_an_empty_transcript(server: ServerProcess) -> None:
+    async def run() -> Client:
+        client = await Client.open(ws_url(server), KEY)
+        await client.send(MANUAL_TURNS)
+        await client.wait_for("session.updated")
+        await client.append(pcm16(noise(15 * RATE, -70.0, seed=3)))
+        await client.send({"type": "input_audio_buffer.commit"})
+        await client.wait_for(COMPLETED, timeout=30)
+        await client.close()
+        return client
+
+    client = asyncio.run(run())
+    assert client.of_type(COMPLETED)[0]["transcript"] == ""
+
+
+def test_commit_flood_is_bounded_and_stops_when_the_client_leaves(server: ServerProcess) -> None:
+    pid = server.process.pid
+    chunk = _speech_pcm(2.0)
+
+    async def run() -> tuple[Client, float, float]:
+        client = await Client.open(ws_url(server), KEY)
+        await client.send(MANUAL_TURNS)
+        await client.wait_for("session.updated")
+        before = peak = _rss_mb(pid)
+        end = time.perf_counter() + 8
+        while time.perf_counter() < end:
+            await client.append(chunk)
+            await client.send({"type": "input_audio_buffer.commit"})
+            peak = max(peak, _rss_mb(pid))
+            await asyncio.sleep(0.005)
+        client.ws.transport.abort()
+        await asyncio.sleep(1.0)  # the running decode finishes its segment
+        cpu_before = process_cpu_s(pid)
+        await asyncio.sleep(3.0)
+        cpu_after = process_cpu_s(pid)
+        assert cpu_before is not None and cpu_after is not None
+        return client, peak - before, cpu_after - cpu_before
+
+    client, growth_mb, cpu_after_leaving_s = asyncio.run(run())
+    assert "too_many_pending_commits" in _error_codes(client)
+    assert "audio_rate_exceeded" in _error_codes(client)
+    assert growth_mb < 150, growth_mb
+    assert cpu_after_leaving_s < 0.6, f"decodes ran on after the client left: {cpu_after_leaving_s:.2f} s"
+
+
+@pytest.mark.parametrize("mode", ["big", "tiny"])
+def test_fast_audio_flood_leaves_health_and_other_sessions_on_time(
+    server: ServerProcess, tmp_path: Path, mode: str
+) -> None:
+    pcm_file = tmp_path / "speech.pcm"
+    pcm_file.write_bytes(_speech_pcm(30.0))
+    flooder = subprocess.Popen(
+        [sys.executable, "-m", "tests.e2e.flood", ws_url(server), KEY, str(pcm_file), mode, "12"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    health_ms: list[float] = []
+
+    async def poll_health(stop: asyncio.Event) -> None:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+            while not stop.is_set():
+                started = time.perf_counter()
+                assert (await http.get("/health")).status_code == 200
+                health_ms.append(1000 * (time.perf_counter() - started))
+                await asyncio.sleep(0.05)
+
+    async def run() -> Client:
+        stop = asyncio.Event()
+        polling = asyncio.create_task(poll_health(stop))
+        await asyncio.sleep(2.0)  # the flood is under way
+        witness = await Client.open(ws_url(server), KEY)
+        speech = speech_stream(gaps_ms=(900,), lead_ms=300, tail_ms=1500)
+        await witness.stream(pcm16(speech.audio), 24000)
+        await witness.wait_for(COMPLETED, 2, timeout=20)
+        await witness.wait_for("voxrt.metrics", 2, timeout=5)
+        stop.set()
+        await polling
+        await witness.close()
+        return witness
+
+    try:
+        witness = asyncio.run(run())
+    finally:
+        out, _ = flooder.communicate(timeout=60)
+    summary = json.loads(out)
+    p95 = float(np.percentile(health_ms, 95))
+    finals = [e["asr_final_ms"] for e in witness.of_type("voxrt.metrics")]
+    print(f"{mode}: flooder {summary}, /health p95 {p95:.1f} ms of {len(health_ms)}, finals {finals}")
+    assert p95 < 100, p95
+    assert max(finals) < 2000, finals
+    assert wer(list(SENTENCES[:2]), [e["transcript"] for e in witness.of_type(COMPLETED)]) <= 0.12
+    if mode == "big":
+        assert summary["errors"].get("audio_rate_exceeded"), summary
+
+
+def test_sigterm_with_a_backlog_exits_promptly(tmp_path: Path) -> None:
+    chunk = _speech_pcm(5.0)
+    with running_server(tmp_path / "server.log", config=_config(tmp_path)) as server:
+
+        async def flood() -> None:
+            client = await Client.open(ws_url(server), KEY)
+            await client.send(MANUAL_TURNS)
+            for _ in range(20):
+                await client.append(chunk)
+                await client.send({"type": "input_audio_buffer.commit"})
+            await client.wait_for("input_audio_buffer.committed", timeout=10)
+            started = time.perf_counter()
+            os.kill(server.process.pid, signal.SIGTERM)
+            while server.process.poll() is None:
+                assert time.perf_counter() - started < 10, "still running 10 s after SIGTERM"
+                await asyncio.sleep(0.05)
+            exit_s.append(time.perf_counter() - started)
+
+        exit_s: list[float] = []
+        asyncio.run(flood())
+    print(f"exited {exit_s[0]:.2f} s after SIGTERM")
+    assert exit_s[0] < 5.0
