@@ -33,7 +33,9 @@ class ScriptedASR(ASREngine):
     def _load(self) -> None:
         pass
 
-    def _decode(self, audio: np.ndarray, options: TranscriptionOptions) -> tuple[str | None, Iterator[Segment]]:
+    def _decode(
+        self, audio: np.ndarray, options: TranscriptionOptions
+    ) -> tuple[str | None, Iterator[Segment]]:
         with self._lock:
             self.started += 1
         return "en", self._segments(len(audio) / SAMPLE_RATE)

@@ -192,7 +192,11 @@ def test_bad_event_shapes_get_invalid_event_without_a_traceback(caplog: pytest.L
     with caplog.at_level(logging.DEBUG):
         events = asyncio.run(run())
     errors = [e["error"] for e in events if e["type"] == "error"]
-    assert [e["code"] for e in errors] == ["invalid_event"] * 4 + ["unknown_event", "invalid_event", "invalid_json"]
+    assert [e["code"] for e in errors] == ["invalid_event"] * 4 + [
+        "unknown_event",
+        "invalid_event",
+        "invalid_json",
+    ]
     assert errors[3]["param"] == "session.audio.input.transcription.model"
     assert errors[5]["param"] == "event_id" and errors[5]["event_id"] is None
     assert all(len(json.dumps(e)) < 500 for e in errors)  # nothing long is echoed back

@@ -95,7 +95,7 @@ class TranscriptionSession:
         limits = settings.realtime
         self._rate = AudioRateLimit(limits.max_audio_rate, limits.audio_burst_s)
         self._refused = 0
-        self._refusal_reported_at = -_REFUSAL_REPORT_S
+        self._refusal_reported_at = -_REFUSAL_REPORT_S  # monotonic time of the last refusal error
         self._incoming: list[np.ndarray] = []  # audio of the current message, fed to the VAD in slices
         gate = None
         if limits.vad_gate_commits:
@@ -161,7 +161,8 @@ class TranscriptionSession:
     async def receive_bytes(self, data: bytes) -> None:
         """A binary frame: raw audio in the session's format (voxrt's extension of the protocol)."""
         try:
-            self._append(data)
+            if self._admit(len(data)):
+                self._incoming.append(self.decoder.push(data))
             await self._feed()
         except VoxrtError as exc:
             self._incoming.clear()
@@ -194,11 +195,13 @@ class TranscriptionSession:
         audio = event.get("audio")
         if not isinstance(audio, str):
             raise InvalidEvent("input_audio_buffer.append needs 'audio', a base64 string.", param="audio")
+        if not self._admit(len(audio) * 3 // 4):  # judged before decoding: refusing must be cheap
+            return
         try:
             data = base64.b64decode(audio, validate=True)
         except (binascii.Error, ValueError):
             raise InvalidAudio("The audio is not valid base64.", param="audio") from None
-        self._append(data)
+        self._incoming.append(self.decoder.push(data))
 
     @_handles("input_audio_buffer.commit")
     def _commit(self, event: dict[str, Any]) -> None:
@@ -211,19 +214,20 @@ class TranscriptionSession:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _append(self, data: bytes) -> None:
-        audio_format = self.config.format
-        if not self._rate.take(len(data) / audio_format.bytes_per_sample / audio_format.rate):
-            self._refuse_audio()
-            return
-        self._incoming.append(self.decoder.push(data))
+    def _admit(self, size: int) -> bool:
+        """Whether ``size`` bytes of audio are within the session's rate; audio over it is dropped,
+        and the client hears of it once a second.
 
-    def _refuse_audio(self) -> None:
-        """Audio over the session's rate is dropped; the client hears of it once a second."""
+        Raises:
+            VoxrtError: refused, and no refusal was reported in the last second.
+        """
+        audio_format = self.config.format
+        if self._rate.take(size / audio_format.bytes_per_sample / audio_format.rate):
+            return True
         self._refused += 1
         now = time.monotonic()
         if now - self._refusal_reported_at < _REFUSAL_REPORT_S:
-            return
+            return False
         self._refusal_reported_at, count, self._refused = now, self._refused, 0
         limits = self.settings.realtime
         raise InvalidRequest(
