@@ -110,22 +110,27 @@ def test_nested_json_and_long_fields_get_invalid_event(server: ServerProcess) ->
     assert [e["param"] for e in errors] == [None, None, "session.audio.input.transcription.model", "event_id"]
     assert all(len(json.dumps(e)) < 1000 for e in errors)  # nothing long is echoed back
     assert not client.of_type("session.updated")
-    assert "ERROR" not in server.log() and "Traceback" not in server.log()
+    # (uvicorn logs its own ERROR line after any refused handshake, so voxrt's are looked for)
+    assert " ERROR voxrt" not in server.log() and "Traceback" not in server.log()
 
 
-def test_silent_commit_gives_an_empty_transcript(server: ServerProcess) -> None:
+def test_silent_commits_give_empty_transcripts(server: ServerProcess) -> None:
+    # tiny.en hears "you" in 10 s of digital silence and ". . . ." in quiet noise
+    silences = [np.zeros(10 * RATE, np.float32), noise(8 * RATE, -60.0, seed=3)]
+
     async def run() -> Client:
         client = await Client.open(ws_url(server), KEY)
         await client.send(MANUAL_TURNS)
         await client.wait_for("session.updated")
-        await client.append(pcm16(noise(15 * RATE, -70.0, seed=3)))
-        await client.send({"type": "input_audio_buffer.commit"})
-        await client.wait_for(COMPLETED, timeout=30)
+        for audio in silences:
+            await client.append(pcm16(audio))
+            await client.send({"type": "input_audio_buffer.commit"})
+        await client.wait_for(COMPLETED, len(silences), timeout=30)
         await client.close()
         return client
 
     client = asyncio.run(run())
-    assert client.of_type(COMPLETED)[0]["transcript"] == ""
+    assert [e["transcript"] for e in client.of_type(COMPLETED)] == ["", ""]
 
 
 def test_commit_flood_is_bounded_and_stops_when_the_client_leaves(server: ServerProcess) -> None:
