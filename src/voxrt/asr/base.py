@@ -112,6 +112,10 @@ class ASREngine(ABC):
     def close(self) -> None:
         self._pool.shutdown()
 
+    def pending(self) -> int:
+        """Decodes queued and not yet started (all priorities)."""
+        return self._pool.pending()
+
     def applied_options(self, options: TranscriptionOptions) -> TranscriptionOptions:
         """The options this engine really applies to a request: it drops what it cannot do."""
         return options
