@@ -15,7 +15,9 @@ whole utterance is the transcript, and where it differs from the deltas it wins.
 Bounds: at most ``max_pending`` utterances of a session wait for their final
 transcript; a manual commit past that is refused, an utterance the VAD ends
 past it fails at once. ``aclose`` cancels every decode of the session: queued
-ones never start, a running one stops at its next segment. ``speech_gate``
+ones never start, a running one stops at its next segment. A final queued
+behind another of the same session's runs at partial priority, so one
+session's backlog never delays another's transcripts. ``speech_gate``
 checks manually committed audio (off the event loop) and skips the decode of
 audio without speech: the transcript is empty.
 
@@ -340,12 +342,15 @@ class StreamingRecognizer:
         task.add_done_callback(self._finals.discard)
 
     def _decode(self, audio: np.ndarray, gated: bool) -> asyncio.Task[Transcription]:
-        task = asyncio.create_task(self._transcribe(audio, gated))
+        # Behind a final of its own, a session's next one waits with the partials: a session that
+        # sends speech faster than it is decoded yields to the others instead of queueing ahead.
+        priority = Priority.PARTIAL if self._finals else Priority.FINAL
+        task = asyncio.create_task(self._transcribe(audio, gated, priority))
         self._decodes.add(task)
         task.add_done_callback(self._decodes.discard)
         return task
 
-    async def _transcribe(self, audio: np.ndarray, gated: bool) -> Transcription:
+    async def _transcribe(self, audio: np.ndarray, gated: bool, priority: Priority) -> Transcription:
         if gated and self._gate is not None and not await asyncio.to_thread(self._gate, audio):
             return Transcription(
                 text="",
@@ -355,7 +360,7 @@ class StreamingRecognizer:
                 options=self.options,
                 processing_s=0.0,
             )
-        return await self.engine.transcribe(audio, self.options, priority=Priority.FINAL)
+        return await self.engine.transcribe(audio, self.options, priority=priority)
 
     async def _fail(self, outcome: Failed, previous: asyncio.Task[None] | None) -> None:
         await _after(previous)
