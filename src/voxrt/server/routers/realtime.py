@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 _KEY_PROTOCOL = "openai-insecure-api-key."
+_TURN_S = 0.005  # longest run of one connection's buffered messages before others get the loop
 CLOSE_NORMAL, CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_ERROR, CLOSE_RETRY = 1000, 1008, 1009, 1011, 1013
 
 
@@ -159,6 +160,7 @@ async def _receive_events(
 ) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limits.max_session_s
+    turn_started = loop.time()
     while True:
         remaining = deadline - loop.time()
         if remaining <= 0:
@@ -200,5 +202,7 @@ async def _receive_events(
         except Exception:  # a bug must not end other sessions, nor this one
             log.exception("realtime event handling failed")
             session.refuse(VoxrtError("The server failed to handle the event."))
-        # Messages already buffered are taken without suspending: give other connections a turn.
-        await asyncio.sleep(0)
+        if loop.time() - turn_started > _TURN_S:
+            # Messages already buffered are taken without suspending: give other connections a turn.
+            await asyncio.sleep(0)
+            turn_started = loop.time()
