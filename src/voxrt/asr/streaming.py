@@ -11,6 +11,8 @@ decode took (so partials back off under load; they also queue behind every
 final). Only text that two consecutive decodes agree on is sent
 (LocalAgreement-2), so deltas rarely need taking back; the final decode of the
 whole utterance is the transcript, and where it differs from the deltas it wins.
+Audio running more than 2 s ahead of real time (a file sent whole, a flood)
+gets no partials.
 
 Bounds: at most ``max_pending`` utterances of a session wait for their final
 transcript; a manual commit past that is refused, an utterance the VAD ends
@@ -63,6 +65,10 @@ log = logging.getLogger(__name__)
 
 _MIN_PARTIAL_AUDIO_S = 0.6  # shorter audio gives Whisper too little to go on
 _MIN_COMMIT_MS = 100  # as OpenAI: a shorter buffer is refused
+# Audio this far ahead of real time is a file or a flood, not a person speaking: partials of it
+# would only take the recognizer from other sessions. The lead drains at 1.5x real time.
+_PARTIAL_MAX_LEAD_S = 2.0
+_LEAD_DRAIN = 1.5
 
 
 @dataclass(frozen=True)
@@ -169,6 +175,7 @@ class StreamingRecognizer:
         self._audio_ms = 0.0  # audio pushed so far, on the session's time line
         self._base_ms = 0.0  # where the current segmenter's clock started
         self._arrivals: deque[tuple[float, float]] = deque(maxlen=4096)  # (audio ms, wall s)
+        self._lead_s = 0.0  # how far the audio has run ahead of real time
         self._partial_task: asyncio.Task[None] | None = None
         self._max_pending = max_pending
         self._gate = speech_gate
@@ -206,7 +213,11 @@ class StreamingRecognizer:
             self._manual.append(audio)
             self._manual_samples += len(audio)
         self._audio_ms += 1000 * len(audio) / SAMPLE_RATE
-        self._arrivals.append((self._audio_ms, time.perf_counter()))
+        now = time.perf_counter()
+        if self._arrivals:
+            self._lead_s = max(0.0, self._lead_s - _LEAD_DRAIN * (now - self._arrivals[-1][1]))
+        self._lead_s += len(audio) / SAMPLE_RATE
+        self._arrivals.append((self._audio_ms, now))
         if self._segmenter is not None:
             self._handle(self._segmenter.push(audio))
             self._maybe_speculate()
@@ -399,6 +410,8 @@ class StreamingRecognizer:
     def _maybe_partial(self) -> None:
         utterance = self._utterance
         if not self._partials or utterance is None or self._segmenter is None or utterance.speculation:
+            return
+        if self._lead_s > _PARTIAL_MAX_LEAD_S:
             return
         if self._partial_task is not None and not self._partial_task.done():
             return
