@@ -264,6 +264,13 @@ class RealtimeSettings(_Section):
         description="Audio, in seconds, a session may send ahead of max_audio_rate at once (a client "
         "catching up after a network hiccup, or a short file sent whole).",
     )
+    max_messages_per_s: int = Field(
+        250,
+        ge=10,
+        le=100000,
+        description="Sustained WebSocket messages per second from one session, with a burst of four "
+        "seconds' worth; past it the connection is closed (every message costs the server to read).",
+    )
     vad_gate_commits: bool = Field(
         True,
         description="Run the VAD over manually committed audio and skip the decode when it holds no "

@@ -49,7 +49,12 @@ async def flood(url: str, key: str, pcm: bytes, mode: str, seconds: float) -> di
             pass
         await asyncio.sleep(0.5)
         reader.cancel()
-    return {"sent": sent, "rate_per_s": round(sent / seconds), "errors": dict(errors)}
+    return {
+        "sent": sent,
+        "rate_per_s": round(sent / seconds),
+        "errors": dict(errors),
+        "close_code": ws.close_code,
+    }
 
 
 if __name__ == "__main__":

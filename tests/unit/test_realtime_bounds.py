@@ -14,7 +14,7 @@ import pytest
 
 from tests.fakes import ScriptedASR
 from voxrt.config import load_settings
-from voxrt.realtime.limits import AudioRateLimit
+from voxrt.realtime.limits import RateLimit
 from voxrt.realtime.session import TranscriptionSession
 from voxrt.server.routers.realtime import _origin_allowed
 from voxrt.vad import create_vad
@@ -156,7 +156,7 @@ def test_audio_faster_than_the_allowed_rate_is_refused_not_queued() -> None:
 
 def test_the_rate_limit_refills_at_the_rate_up_to_the_burst() -> None:
     now = [0.0]
-    limit = AudioRateLimit(rate=3.0, burst_s=6.0, clock=lambda: now[0])
+    limit = RateLimit(rate=3.0, burst=6.0, clock=lambda: now[0])
     assert limit.take(6.0) and not limit.take(0.1)
     now[0] = 1.0
     assert limit.take(3.0) and not limit.take(0.1)

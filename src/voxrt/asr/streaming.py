@@ -18,10 +18,9 @@ Bounds: at most ``max_pending`` utterances of a session wait for their final
 transcript; a manual commit past that is refused, an utterance the VAD ends
 past it fails at once. ``aclose`` cancels every decode of the session: queued
 ones never start, a running one stops at its next segment. A final queued
-behind another of the same session's runs at partial priority, so one
-session's backlog never delays another's transcripts. ``speech_gate``
-checks manually committed audio (off the event loop) and skips the decode of
-audio without speech: the transcript is empty.
+behind another of the same session's runs at partial priority: a backlog
+waits behind every other session's finals. ``speech_gate`` checks manually
+committed audio (off the event loop); without speech, the transcript is empty.
 
 Speculative finalization: once the speech has been followed by the trailing
 pad's worth of silence, the final decode starts on exactly the audio the
@@ -41,7 +40,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from voxrt.asr.agreement import common_prefix
 from voxrt.asr.base import ASREngine, Transcription, TranscriptionOptions
+from voxrt.asr.stream_events import (
+    Committed,
+    Completed,
+    Failed,
+    Partial,
+    SpeechStarted,
+    SpeechStopped,
+    StreamEvent,
+    TurnMetrics,
+)
 from voxrt.audio.decode import SAMPLE_RATE
 from voxrt.errors import InvalidRequest, VoxrtError
 from voxrt.runtime.pool import Priority
@@ -69,57 +79,6 @@ _MIN_COMMIT_MS = 100  # as OpenAI: a shorter buffer is refused
 # would only take the recognizer from other sessions. The lead drains at 1.5x real time.
 _PARTIAL_MAX_LEAD_S = 2.0
 _LEAD_DRAIN = 1.5
-
-
-@dataclass(frozen=True)
-class SpeechStarted:
-    item_id: str
-    audio_start_ms: int
-
-
-@dataclass(frozen=True)
-class Partial:
-    item_id: str
-    delta: str
-
-
-@dataclass(frozen=True)
-class SpeechStopped:
-    item_id: str
-    audio_end_ms: int
-
-
-@dataclass(frozen=True)
-class Committed:
-    item_id: str
-
-
-@dataclass(frozen=True)
-class TurnMetrics:
-    """Latencies of one utterance, in ms (names as in DESIGN.md)."""
-
-    endpoint_ms: float | None
-    asr_final_ms: float | None
-    asr_partial_ms: tuple[float, ...]
-    decode_ms: float
-    audio_ms: float
-
-
-@dataclass(frozen=True)
-class Completed:
-    item_id: str
-    transcript: str
-    audio_s: float
-    metrics: TurnMetrics
-
-
-@dataclass(frozen=True)
-class Failed:
-    item_id: str
-    error: VoxrtError
-
-
-StreamEvent = SpeechStarted | Partial | SpeechStopped | Committed | Completed | Failed
 
 
 def _new_item_id() -> str:
@@ -433,10 +392,10 @@ class StreamingRecognizer:
         if self._utterance is not utterance:
             return  # the utterance ended while this decode ran: the final takes over
         words = result.text.split()
-        agreed = _common_prefix(utterance.hypothesis, words)
+        agreed = common_prefix(utterance.hypothesis, words)
         utterance.hypothesis = words
         stable = len(utterance.stable)
-        if len(agreed) <= stable or _common_prefix(utterance.stable, agreed) != agreed[:stable]:
+        if len(agreed) <= stable or common_prefix(utterance.stable, agreed) != agreed[:stable]:
             return  # nothing new, or the decodes now disagree with text already sent
         new = agreed[stable:]
         delta = (" " if utterance.stable else "") + " ".join(new)
@@ -454,18 +413,3 @@ async def _after(previous: asyncio.Task[None] | None) -> None:
     """Wait until ``previous`` is over, however it ends; a cancellation of the caller still ends it."""
     if previous is not None:
         await asyncio.wait([previous])
-
-
-def _common_prefix(a: list[str], b: list[str]) -> list[str]:
-    """The words two hypotheses share from the start (compared without case or punctuation);
-    the words of ``b`` are kept, since the newer decode spells them best."""
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if _bare(x) != _bare(y):
-            break
-        n += 1
-    return b[:n]
-
-
-def _bare(word: str) -> str:
-    return "".join(ch for ch in word.lower() if ch.isalnum())

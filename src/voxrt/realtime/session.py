@@ -47,7 +47,7 @@ from voxrt.realtime.events import (
     shorten,
     validation_error,
 )
-from voxrt.realtime.limits import AudioRateLimit
+from voxrt.realtime.limits import RateLimit
 from voxrt.vad import Segmenter, VADModel, has_speech
 
 __all__ = ["TranscriptionSession"]
@@ -93,7 +93,7 @@ class TranscriptionSession:
         self._previous_item: str | None = None
         self.decoder = StreamDecoder(self.config.format)
         limits = settings.realtime
-        self._rate = AudioRateLimit(limits.max_audio_rate, limits.audio_burst_s)
+        self._rate = RateLimit(limits.max_audio_rate, limits.audio_burst_s)
         self._refused = 0
         self._refusal_reported_at = -_REFUSAL_REPORT_S  # monotonic time of the last refusal error
         self._incoming: list[np.ndarray] = []  # audio of the current message, fed to the VAD in slices

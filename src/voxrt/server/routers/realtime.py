@@ -26,6 +26,7 @@ from voxrt.config import RealtimeSettings
 from voxrt.errors import InvalidRequest, ModelNotReady, OriginNotAllowed, Unauthorized, VoxrtError
 from voxrt.metrics import Metrics
 from voxrt.realtime.events import error_event
+from voxrt.realtime.limits import RateLimit
 from voxrt.realtime.session import SlowClient, TranscriptionSession
 from voxrt.server.auth import is_valid, key_from_headers
 
@@ -161,6 +162,7 @@ async def _receive_events(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limits.max_session_s
     turn_started = loop.time()
+    messages = RateLimit(limits.max_messages_per_s, 4 * limits.max_messages_per_s)
     while True:
         remaining = deadline - loop.time()
         if remaining <= 0:
@@ -184,6 +186,13 @@ async def _receive_events(
             log.info("closing a realtime session whose client is not reading events")
             with contextlib.suppress(RuntimeError):
                 await websocket.close(code=CLOSE_POLICY, reason="client is not reading events")
+            return
+        if not messages.take(1):
+            error = InvalidRequest(
+                f"More than {limits.max_messages_per_s} messages a second; send fewer, larger ones.",
+                code="rate_limit_exceeded",
+            )
+            await _close_with(websocket, session, error, CLOSE_POLICY)
             return
         text, data = message.get("text"), message.get("bytes")
         size = len(text) if text is not None else len(data or b"")
