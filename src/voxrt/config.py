@@ -268,8 +268,8 @@ class RealtimeSettings(_Section):
         250,
         ge=10,
         le=100000,
-        description="Sustained WebSocket messages per second from one session, with a burst of four "
-        "seconds' worth; past it the connection is closed (every message costs the server to read).",
+        description="WebSocket messages per second read from one session, with a burst of four "
+        "seconds' worth; past it the rest wait in the socket (every message costs the server to read).",
     )
     vad_gate_commits: bool = Field(
         True,

@@ -219,8 +219,8 @@ def test_fast_audio_flood_leaves_health_and_other_sessions_on_time(
     assert wer(list(SENTENCES[:2]), [e["transcript"] for e in witness.of_type(COMPLETED)]) <= 0.12
     if mode == "big":
         assert summary["errors"].get("audio_rate_exceeded"), summary
-    else:  # thousands of messages a second: reading them is the cost, so the connection is closed
-        assert summary["errors"].get("rate_limit_exceeded") and summary["close_code"] == 1008, summary
+    else:  # thousands of messages a second: reading them is the cost, so the server reads fewer
+        assert summary["errors"].get("rate_limit_exceeded"), summary
 
 
 def test_sigterm_with_a_backlog_exits_promptly(tmp_path: Path) -> None:

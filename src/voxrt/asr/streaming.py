@@ -12,7 +12,7 @@ final). Only text that two consecutive decodes agree on is sent
 (LocalAgreement-2), so deltas rarely need taking back; the final decode of the
 whole utterance is the transcript, and where it differs from the deltas it wins.
 Audio running more than 2 s ahead of real time (a file sent whole, a flood)
-gets no partials.
+gets neither partials nor speculative finals.
 
 Bounds: at most ``max_pending`` utterances of a session wait for their final
 transcript; a manual commit past that is refused, an utterance the VAD ends
@@ -75,9 +75,10 @@ log = logging.getLogger(__name__)
 
 _MIN_PARTIAL_AUDIO_S = 0.6  # shorter audio gives Whisper too little to go on
 _MIN_COMMIT_MS = 100  # as OpenAI: a shorter buffer is refused
-# Audio this far ahead of real time is a file or a flood, not a person speaking: partials of it
-# would only take the recognizer from other sessions. The lead drains at 1.5x real time.
-_PARTIAL_MAX_LEAD_S = 2.0
+# Audio this far ahead of real time is a file or a flood, not a person speaking: partials and
+# speculative finals of it would only take the recognizer from other sessions. The lead drains
+# at 1.5x real time.
+_AHEAD_S = 2.0
 _LEAD_DRAIN = 1.5
 
 
@@ -263,6 +264,8 @@ class StreamingRecognizer:
         utterance = self._utterance
         if not self._speculative or utterance is None or self._segmenter is None:
             return
+        if self._lead_s > _AHEAD_S:  # no one is waiting on this audio in real time
+            return
         settled = self._segmenter.settled_audio()
         if settled is None:  # speech goes on (or resumed): any guess at the final is void
             utterance.drop_speculation()
@@ -370,7 +373,7 @@ class StreamingRecognizer:
         utterance = self._utterance
         if not self._partials or utterance is None or self._segmenter is None or utterance.speculation:
             return
-        if self._lead_s > _PARTIAL_MAX_LEAD_S:
+        if self._lead_s > _AHEAD_S:
             return
         if self._partial_task is not None and not self._partial_task.done():
             return

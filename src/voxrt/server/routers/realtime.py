@@ -163,6 +163,7 @@ async def _receive_events(
     deadline = loop.time() + limits.max_session_s
     turn_started = loop.time()
     messages = RateLimit(limits.max_messages_per_s, 4 * limits.max_messages_per_s)
+    throttled = False
     while True:
         remaining = deadline - loop.time()
         if remaining <= 0:
@@ -188,12 +189,20 @@ async def _receive_events(
                 await websocket.close(code=CLOSE_POLICY, reason="client is not reading events")
             return
         if not messages.take(1):
-            error = InvalidRequest(
-                f"More than {limits.max_messages_per_s} messages a second; send fewer, larger ones.",
-                code="rate_limit_exceeded",
-            )
-            await _close_with(websocket, session, error, CLOSE_POLICY)
-            return
+            # Read no faster than the limit: unread messages wait in the socket, where they cost
+            # nothing, and the client's sends block (closing would not help: uvicorn goes on
+            # reading until the client answers the close, for up to 10 s).
+            if not throttled:
+                throttled = True
+                session.refuse(
+                    InvalidRequest(
+                        f"More than {limits.max_messages_per_s} messages a second: they are now read "
+                        "at that rate. Send fewer, larger ones.",
+                        code="rate_limit_exceeded",
+                    )
+                )
+            while not messages.take(1):
+                await asyncio.sleep(1 / limits.max_messages_per_s)
         text, data = message.get("text"), message.get("bytes")
         size = len(text) if text is not None else len(data or b"")
         if size > limits.max_message_bytes:
