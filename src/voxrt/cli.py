@@ -48,6 +48,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from voxrt.server import create_app
+    from voxrt.server.http import header_timeout_protocol
 
     server: dict[str, Any] = {}
     if args.host is not None:
@@ -71,6 +72,7 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=settings.logging.level.lower(),
         # a message a little over the limit gets an error event from voxrt; far over, a 1009 close
         ws_max_size=2 * settings.realtime.max_message_bytes,
+        http=header_timeout_protocol(settings.server.header_timeout_s),  # slowloris: headers have a deadline
     )
     return 0
 

@@ -15,8 +15,9 @@ import voxrt
 from voxrt.asr import ASREngine, create_asr_engine
 from voxrt.config import Settings
 from voxrt.server.errors import install_error_handlers
-from voxrt.server.limits import BodySizeLimit
+from voxrt.server.limits import BodySizeLimit, BodyTimeout, RestSlots
 from voxrt.server.routers import health, models, realtime, transcriptions, web
+from voxrt.server.routers.web import SecurityHeaders
 from voxrt.vad import create_vad
 
 __all__ = ["create_app"]
@@ -62,7 +63,10 @@ def create_app(settings: Settings, engine: ASREngine | None = None) -> FastAPI:
     app.state.load_error = None
     app.state.started_at = int(time.time())
     install_error_handlers(app)
+    app.state.rest_slots = RestSlots(settings.limits.max_pending_requests)
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_upload_bytes)
+    app.add_middleware(BodyTimeout, timeout_s=settings.server.body_timeout_s)
+    app.add_middleware(SecurityHeaders)
     if settings.server.cors_origins:
         app.add_middleware(
             CORSMiddleware,

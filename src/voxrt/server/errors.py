@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from voxrt.errors import InvalidRequest, VoxrtError
+from voxrt.errors import InvalidRequest, ServerBusy, VoxrtError
 
 __all__ = ["install_error_handlers"]
 
@@ -26,7 +26,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(VoxrtError)
     async def _voxrt(request: Request, exc: VoxrtError) -> JSONResponse:
         log.info("%s %s -> %d %s", request.method, request.url.path, exc.status, exc.code)
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+        if isinstance(exc, ServerBusy):
+            headers["Retry-After"] = str(exc.retry_after_s)
         return _response(exc, headers)
 
     @app.exception_handler(RequestValidationError)
