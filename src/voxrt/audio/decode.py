@@ -98,7 +98,9 @@ def iter_decode(data: bytes, *, max_audio_s: float | None = None) -> Iterator[np
         if not container.streams.audio:
             raise UnsupportedMedia("The file holds no audio stream.", param="file")
         stream = container.streams.audio[0]
-        _check_rate(stream.sample_rate)
+        if stream.codec_context is None:  # a codec FFmpeg does not know
+            raise UnsupportedMedia(_UNSUPPORTED, param="file")
+        _check_rate(stream.codec_context.sample_rate)
         yield from _decode_stream(container, stream, max_audio_s)
 
 

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from voxrt.errors import InvalidRequest, ServerBusy, VoxrtError
+from voxrt.errors import InvalidRequest, RequestTimeout, ServerBusy, VoxrtError
 
 __all__ = ["install_error_handlers"]
 
@@ -29,6 +29,8 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
         if isinstance(exc, ServerBusy):
             headers["Retry-After"] = str(exc.retry_after_s)
+        elif isinstance(exc, RequestTimeout):  # the rest of the body is unread: end the connection
+            headers["Connection"] = "close"
         return _response(exc, headers)
 
     @app.exception_handler(RequestValidationError)
