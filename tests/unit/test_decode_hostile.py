@@ -134,3 +134,12 @@ def test_memory_follows_the_16k_output_not_the_native_rate(tmp_path):
     result, growth = _peak_growth(tmp_path, data, max_audio_s=1800)
     assert result == str(300 * SAMPLE_RATE)
     assert growth < 120 * 2**20, f"peak RSS grew by {growth / 2**20:.0f} MB"  # native rate: > 460 MB
+
+
+def test_a_file_at_the_default_duration_limit_peaks_near_twice_its_16k_size(tmp_path):
+    data = _flac_of_silence(1800, 48000)  # limits.max_audio_s: 1800 s at 16 kHz = 115 MB of float32
+
+    result, growth = _peak_growth(tmp_path, data, max_audio_s=1800)
+    print(f"1800 s of 48 kHz FLAC: {len(data)} bytes, peak RSS growth {growth / 2**20:.0f} MB")
+    assert result == str(1800 * SAMPLE_RATE)
+    assert growth < 300 * 2**20, f"peak RSS grew by {growth / 2**20:.0f} MB"
