@@ -49,6 +49,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from voxrt.server import create_app
+    from voxrt.server.process import DrainingServer
 
     server: dict[str, Any] = {}
     if args.host is not None:
@@ -65,14 +66,16 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     shown = f"[{host}]" if ":" in host else host
     print(f"voxrt: browser UI at http://{shown}:{settings.server.port}/", file=sys.stderr, flush=True)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=host,
         port=settings.server.port,
         log_level=settings.logging.level.lower(),
         # a message a little over the limit gets an error event from voxrt; far over, a 1009 close
         ws_max_size=2 * settings.realtime.max_message_bytes,
+        timeout_graceful_shutdown=5,  # after the drain: requests still running get this long
     )
+    DrainingServer(config, app).run()
     return 0
 
 

@@ -51,6 +51,12 @@ class ServerSettings(_Section):
     metrics: bool = Field(
         True, description="Serve Prometheus metrics at GET /metrics (no API key: scrapers send none)."
     )
+    drain_timeout_s: float = Field(
+        15.0,
+        ge=0,
+        le=3600,
+        description="On SIGTERM, how long committed utterances may take to finish before sessions close.",
+    )
 
 
 class AudioSettings(_Section):

@@ -11,6 +11,7 @@ __all__ = [
     "ModelNotReady",
     "NotFound",
     "PayloadTooLarge",
+    "ServerDraining",
     "Unauthorized",
     "UnsupportedMedia",
     "UpstreamError",
@@ -27,6 +28,7 @@ class VoxrtError(Exception):
     status = 500
     type = "server_error"
     code = "internal_error"
+    retry_after_s: int | None = None  # sent as Retry-After with HTTP errors
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
@@ -97,6 +99,15 @@ class ModelNotReady(VoxrtError):
     status = 503
     type = "server_error"
     code = "model_not_ready"
+
+
+class ServerDraining(VoxrtError):
+    """The server is shutting down: retry, on another instance or once it is back."""
+
+    status = 503
+    type = "server_error"
+    code = "server_shutting_down"
+    retry_after_s: int | None = 5
 
 
 class UpstreamError(VoxrtError):

@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 def _response(request: Request, error: VoxrtError, headers: dict[str, str] | None = None) -> JSONResponse:
     request.app.state.metrics.errors.labels(error.code).inc()
+    if error.retry_after_s is not None:
+        headers = {**(headers or {}), "Retry-After": str(error.retry_after_s)}
     return JSONResponse(error.body(), status_code=error.status, headers=headers)
 
 

@@ -21,11 +21,12 @@ from voxrt.audio.fetch import fetch_url
 from voxrt.config import Settings
 from voxrt.errors import InvalidRequest, ModelNotReady, UrlInputDisabled, VoxrtError
 from voxrt.server.auth import require_api_key
+from voxrt.server.sessions import accepting_requests
 
 __all__ = ["router"]
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key), Depends(accepting_requests)])
 
 
 class TranscriptionParams(BaseModel):
