@@ -291,6 +291,9 @@ class AuthSettings(_Section):
 
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    format: Literal["text", "json"] = Field(
+        "text", description="text lines, or one JSON object per line (with session and item ids)."
+    )
     log_transcripts: bool = Field(
         False, description="Log transcript text (user data; off by default, only sizes are logged)."
     )

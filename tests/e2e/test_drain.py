@@ -1,9 +1,11 @@
-"""SIGTERM during live sessions: committed utterances finish, nothing new is taken, the process exits."""
+"""SIGTERM during live sessions: committed utterances finish, nothing new is taken, the process exits.
+The server logs JSON here: every line parses, session records carry the session id, no transcript."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
 import time
 
@@ -18,12 +20,15 @@ from voxrt.bench.server import running_server
 
 pytestmark = pytest.mark.e2e
 
+COMPLETED = "conversation.item.input_audio_transcription.completed"
 DRAIN_S = 20.0  # generous: on a loaded 2-core machine a final can take seconds
 
 
 def test_sigterm_drains_four_sessions(tmp_path) -> None:
     config = tmp_path / "voxrt.yaml"
-    config.write_text(yaml.safe_dump({"server": {"drain_timeout_s": DRAIN_S}}))
+    config.write_text(
+        yaml.safe_dump({"server": {"drain_timeout_s": DRAIN_S}, "logging": {"format": "json"}})
+    )
     speech = speech_stream(gaps_ms=(800, 800), lead_ms=300, tail_ms=600)
     data = pcm16(speech.audio)
 
@@ -54,6 +59,8 @@ def test_sigterm_drains_four_sessions(tmp_path) -> None:
         clients, signalled, ready, refusals = asyncio.run(scenario())
         exit_code = server.process.wait(timeout=DRAIN_S + 10)
         exited_after = time.monotonic() - signalled
+        log = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
+        other = [line for line in server.log().splitlines() if line and not line.startswith("{")]
 
     assert ready == [503, 503, 503]
     rest = refusals["rest"]
@@ -67,3 +74,10 @@ def test_sigterm_drains_four_sessions(tmp_path) -> None:
         assert committed and committed <= done  # every committed utterance got its final event
         assert client.ws.close_code == 1012 and client.ws.close_reason
     assert exit_code == 0 and exited_after < DRAIN_S + 5
+
+    opened = {e["session_id"] for e in log if e["message"].startswith("realtime session opened")}
+    closed = {e["session_id"] for e in log if e["message"] == "realtime session closed"}
+    assert len(opened) == 4 and closed == opened  # the refused fifth never opened
+    transcripts = [e["transcript"] for c in clients for e in c.of_type(COMPLETED)]
+    assert not any(t and t in json.dumps(log) for t in transcripts)  # transcripts are not logged
+    assert other == ["voxrt: browser UI at " + server.base_url + "/"]

@@ -42,7 +42,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        engine.close()
+        await asyncio.to_thread(engine.close)
 
 
 async def drain(app: FastAPI) -> None:

@@ -20,6 +20,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from voxrt.config import RealtimeSettings
 from voxrt.errors import InvalidRequest, ModelNotReady, Unauthorized, VoxrtError
+from voxrt.logs import session_id
 from voxrt.metrics import Metrics
 from voxrt.realtime.events import error_event
 from voxrt.realtime.session import SlowClient, TranscriptionSession
@@ -103,6 +104,8 @@ async def realtime(websocket: WebSocket, intent: str | None = None) -> None:
         await _close_with(websocket, None, error, CLOSE_RETRY)
         return
     state.metrics.sessions.inc()
+    session_id.set(session.config.id)  # tags this connection's log records, and its tasks'
+    log.info("realtime session opened (%d open)", len(state.sessions))
     sender = asyncio.create_task(_send_events(websocket, session, state.metrics))
     try:
         await _receive_events(websocket, session, limits, sender)
@@ -115,6 +118,7 @@ async def realtime(websocket: WebSocket, intent: str | None = None) -> None:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await sender
         await session.close()
+        log.info("realtime session closed")
 
 
 async def _send_events(websocket: WebSocket, session: TranscriptionSession, metrics: Metrics) -> None:
