@@ -26,9 +26,7 @@ DRAIN_S = 20.0  # generous: on a loaded 2-core machine a final can take seconds
 
 def test_sigterm_drains_four_sessions(tmp_path) -> None:
     config = tmp_path / "voxrt.yaml"
-    config.write_text(
-        yaml.safe_dump({"server": {"drain_timeout_s": DRAIN_S}, "logging": {"format": "json"}})
-    )
+    config.write_text(yaml.safe_dump({"server": {"drain_timeout_s": DRAIN_S}, "logging": {"format": "json"}}))
     speech = speech_stream(gaps_ms=(800, 800), lead_ms=300, tail_ms=600)
     data = pcm16(speech.audio)
 
