@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import ipaddress
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from voxrt.asr.formats import RESPONSE_FORMATS, render
 from voxrt.audio import SAMPLE_RATE, decode_audio
 from voxrt.config import ConfigError, Settings, example_yaml, load_settings, settings_yaml
 from voxrt.errors import VoxrtError
+from voxrt.logs import configure_logging
 
 __all__ = ["main"]
 
@@ -35,12 +36,7 @@ def _is_loopback(host: str) -> bool:
 
 def _settings(args: argparse.Namespace, overrides: dict[str, Any] | None = None) -> Settings:
     settings = load_settings(args.config, overrides)
-    logging.basicConfig(
-        level=settings.logging.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    if settings.logging.level != "DEBUG":  # one line per request from these is noise
-        for chatty in ("faster_whisper", "httpx", "mistral_common"):
-            logging.getLogger(chatty).setLevel(logging.WARNING)
+    configure_logging(settings.logging)
     return settings
 
 
@@ -49,6 +45,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from voxrt.server import create_app
     from voxrt.server.http import header_timeout_protocol
+    from voxrt.server.process import DrainingServer
 
     server: dict[str, Any] = {}
     if args.host is not None:
@@ -65,15 +62,18 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     shown = f"[{host}]" if ":" in host else host
     print(f"voxrt: browser UI at http://{shown}:{settings.server.port}/", file=sys.stderr, flush=True)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=host,
         port=settings.server.port,
         log_level=settings.logging.level.lower(),
+        log_config=None,  # uvicorn's loggers go through voxrt's handler (text or JSON)
         # a message a little over the limit gets an error event from voxrt; far over, a 1009 close
         ws_max_size=2 * settings.realtime.max_message_bytes,
         http=header_timeout_protocol(settings.server.header_timeout_s),  # slowloris: headers have a deadline
+        timeout_graceful_shutdown=5,  # after the drain: requests still running get this long
     )
+    DrainingServer(config, app).run()
     return 0
 
 
@@ -145,25 +145,21 @@ def _config(args: argparse.Namespace) -> int:
     return 0
 
 
+# voxrt bench NAME: the module that holds its ``add_arguments`` and ``run``, imported only when used
+_BENCHES = {
+    "transcribe": ("voxrt.bench.transcribe", "REST throughput vs direct"),
+    "stream": ("voxrt.bench.stream", "realtime latency and capacity"),
+    "engine": ("voxrt.bench.engine", "one recognizer: latency and tokens/s"),
+}
+
+
 def _bench(args: argparse.Namespace) -> int:
-    if args.bench == "compare":
-        from voxrt.bench.compare import run as bench_compare
-
-        return bench_compare(args, _settings(args))
-    if args.bench == "engine":
-        from voxrt.bench.engine import run as bench_engine
-
-        return bench_engine(args, _settings(args))
-    if args.bench == "stream":
-        from voxrt.bench.stream import run as bench_stream
-
-        return bench_stream(args, _settings(args))
-    from voxrt.bench.transcribe import run as bench_transcribe
-
-    return bench_transcribe(args, _settings(args))
+    module = importlib.import_module(_BENCHES[args.bench][0])
+    return int(module.run(args, _settings(args)))
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(argv: list[str]) -> argparse.ArgumentParser:
+    """The command line; a benchmark's own options are added only when ``argv`` runs one."""
     parser = argparse.ArgumentParser(prog="voxrt", description="Self-hosted real-time voice AI server.")
     parser.add_argument("--version", action="version", version=f"voxrt {_version()}")
     common = argparse.ArgumentParser(add_help=False)
@@ -191,20 +187,10 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
-    from voxrt.bench import compare, engine, stream, transcribe
-
-    transcribe.add_arguments(
-        bench_sub.add_parser("transcribe", parents=[common], help="REST throughput vs direct")
-    )
-    stream.add_arguments(
-        bench_sub.add_parser("stream", parents=[common], help="realtime latency and capacity")
-    )
-    engine.add_arguments(
-        bench_sub.add_parser("engine", parents=[common], help="one recognizer: latency and tokens/s")
-    )
-    compare.add_arguments(
-        bench_sub.add_parser("compare", parents=[common], help="voxrt beside WhisperLive and WhisperLiveKit")
-    )
+    for name, (module, text) in _BENCHES.items():
+        bench_parser = bench_sub.add_parser(name, parents=[common], help=text)
+        if argv[:2] == ["bench", name]:
+            importlib.import_module(module).add_arguments(bench_parser)
     bench.set_defaults(func=_bench)
     return parser
 
@@ -216,7 +202,8 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser(argv).parse_args(argv)
     try:
         return int(args.func(args))
     except ConfigError as exc:

@@ -62,6 +62,15 @@ class ServerSettings(_Section):
         description="Time a request has to send its whole body once its headers arrived; past it the "
         "request gets a 408 and the connection is closed.",
     )
+    metrics: bool = Field(
+        True, description="Serve Prometheus metrics at GET /metrics (no API key: scrapers send none)."
+    )
+    drain_timeout_s: float = Field(
+        15.0,
+        ge=0,
+        le=3600,
+        description="On SIGTERM, how long committed utterances may take to finish before sessions close.",
+    )
 
 
 class AudioSettings(_Section):
@@ -308,6 +317,9 @@ class AuthSettings(_Section):
 
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    format: Literal["text", "json"] = Field(
+        "text", description="text lines, or one JSON object per line (with session and item ids)."
+    )
     log_transcripts: bool = Field(
         False, description="Log transcript text (user data; off by default, only sizes are logged)."
     )

@@ -13,6 +13,7 @@ __all__ = [
     "PayloadTooLarge",
     "RequestTimeout",
     "ServerBusy",
+    "ServerDraining",
     "Unauthorized",
     "UnsupportedMedia",
     "UpstreamError",
@@ -29,6 +30,7 @@ class VoxrtError(Exception):
     status = 500
     type = "server_error"
     code = "internal_error"
+    retry_after_s: int | None = None  # sent as Retry-After with HTTP errors
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
@@ -95,7 +97,7 @@ class ServerBusy(VoxrtError):
     status = 503
     type = "server_error"
     code = "server_busy"
-    retry_after_s = 5
+    retry_after_s: int | None = 5
 
 
 class NotFound(VoxrtError):
@@ -114,6 +116,15 @@ class ModelNotReady(VoxrtError):
     status = 503
     type = "server_error"
     code = "model_not_ready"
+
+
+class ServerDraining(VoxrtError):
+    """The server is shutting down: retry, on another instance or once it is back."""
+
+    status = 503
+    type = "server_error"
+    code = "server_shutting_down"
+    retry_after_s: int | None = 5
 
 
 class UpstreamError(VoxrtError):

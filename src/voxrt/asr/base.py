@@ -20,6 +20,8 @@ __all__ = ["ASREngine", "Segment", "Transcription", "TranscriptionOptions", "Wor
 
 log = logging.getLogger(__name__)
 
+_CLOSE_TIMEOUT_S = 10.0
+
 
 @dataclass(frozen=True)
 class TranscriptionOptions:
@@ -116,7 +118,12 @@ class ASREngine(ABC):
         log.info("asr model %s loaded in %.2f s", self.model_id, time.perf_counter() - started)
 
     def close(self) -> None:
-        self._pool.shutdown()
+        """Stop decoding: queued decodes that were not abandoned run first (blocking, bounded)."""
+        self._pool.shutdown(timeout_s=_CLOSE_TIMEOUT_S)
+
+    def pending(self) -> int:
+        """Decodes queued and not yet started (all priorities)."""
+        return self._pool.pending()
 
     def applied_options(self, options: TranscriptionOptions) -> TranscriptionOptions:
         """The options this engine really applies to a request: it drops what it cannot do."""

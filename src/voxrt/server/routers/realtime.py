@@ -20,6 +20,8 @@ from starlette.websockets import WebSocketDisconnect
 
 from voxrt.config import RealtimeSettings
 from voxrt.errors import InvalidRequest, ModelNotReady, Unauthorized, VoxrtError
+from voxrt.logs import session_id
+from voxrt.metrics import Metrics
 from voxrt.realtime.events import error_event
 from voxrt.realtime.session import SlowClient, TranscriptionSession
 from voxrt.server.auth import is_valid, key_from_headers
@@ -45,6 +47,7 @@ def _offered_key(websocket: WebSocket) -> str | None:
 
 async def _deny(websocket: WebSocket, error: VoxrtError) -> None:
     """Refuse the handshake: an HTTP error response where the server supports it, else a 403."""
+    websocket.app.state.metrics.sessions_rejected.labels(error.code).inc()
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
         await websocket.send_denial_response(JSONResponse(error.body(), status_code=error.status))
     else:
@@ -55,8 +58,11 @@ async def _close_with(
     websocket: WebSocket, session: TranscriptionSession | None, error: VoxrtError, code: int
 ) -> None:
     """Send ``error`` (through the session so it follows what is queued), then close."""
-    if session is None:
-        await websocket.send_text(json.dumps(error_event(error)))
+    if session is None:  # the session was refused
+        event = error_event(error)
+        await websocket.send_text(json.dumps(event))
+        websocket.app.state.metrics.event_sent(event)
+        websocket.app.state.metrics.sessions_rejected.labels(error.code).inc()
     else:
         session.refuse(error)
         with contextlib.suppress(TimeoutError, SlowClient):
@@ -88,32 +94,38 @@ async def realtime(websocket: WebSocket, intent: str | None = None) -> None:
             websocket, None, ModelNotReady("The models are still loading; retry shortly."), CLOSE_RETRY
         )
         return
-    if state.sessions >= limits.max_sessions:
-        error = InvalidRequest(
-            f"The server is at its limit of {limits.max_sessions} sessions; retry later.",
-            code="session_limit_reached",
+    session = TranscriptionSession(state.settings, state.engine, state.vad)
+    try:
+        release = state.sessions.admit(
+            session.settle, lambda error, code: _close_with(websocket, session, error, code)
         )
+    except VoxrtError as error:
+        await session.close()
         await _close_with(websocket, None, error, CLOSE_RETRY)
         return
-    state.sessions += 1
-    session = TranscriptionSession(state.settings, state.engine, state.vad)
-    sender = asyncio.create_task(_send_events(websocket, session))
+    state.metrics.sessions.inc()
+    session_id.set(session.config.id)  # tags this connection's log records, and its tasks'
+    log.info("realtime session opened (%d open)", len(state.sessions))
+    sender = asyncio.create_task(_send_events(websocket, session, state.metrics))
     try:
         await _receive_events(websocket, session, limits, sender)
     except WebSocketDisconnect:
         pass
     finally:
-        state.sessions -= 1
+        release()
+        state.metrics.sessions.dec()
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await sender
         await session.close()
+        log.info("realtime session closed")
 
 
-async def _send_events(websocket: WebSocket, session: TranscriptionSession) -> None:
+async def _send_events(websocket: WebSocket, session: TranscriptionSession, metrics: Metrics) -> None:
     while True:
         event = await session.next_event()
         await websocket.send_text(json.dumps(event, ensure_ascii=False))
+        metrics.event_sent(event)
 
 
 async def _receive_events(

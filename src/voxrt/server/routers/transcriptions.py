@@ -28,12 +28,13 @@ from voxrt.errors import InvalidRequest, ModelNotReady, UrlInputDisabled, VoxrtE
 from voxrt.runtime import Priority, iterate
 from voxrt.server.auth import require_api_key
 from voxrt.server.limits import Slot
+from voxrt.server.sessions import accepting_requests
 from voxrt.vad.gate import scan_for_speech
 
 __all__ = ["router"]
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key), Depends(accepting_requests)])
 T = TypeVar("T")
 
 
