@@ -44,6 +44,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from voxrt.server import create_app
+    from voxrt.server.http import header_timeout_protocol
     from voxrt.server.process import DrainingServer
 
     server: dict[str, Any] = {}
@@ -69,6 +70,7 @@ def _serve(args: argparse.Namespace) -> int:
         log_config=None,  # uvicorn's loggers go through voxrt's handler (text or JSON)
         # a message a little over the limit gets an error event from voxrt; far over, a 1009 close
         ws_max_size=2 * settings.realtime.max_message_bytes,
+        http=header_timeout_protocol(settings.server.header_timeout_s),  # slowloris: headers have a deadline
         timeout_graceful_shutdown=5,  # after the drain: requests still running get this long
     )
     DrainingServer(config, app).run()

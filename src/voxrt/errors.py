@@ -11,6 +11,8 @@ __all__ = [
     "ModelNotReady",
     "NotFound",
     "PayloadTooLarge",
+    "RequestTimeout",
+    "ServerBusy",
     "ServerDraining",
     "Unauthorized",
     "UnsupportedMedia",
@@ -81,6 +83,21 @@ class PayloadTooLarge(VoxrtError):
     status = 413
     type = "invalid_request_error"
     code = "payload_too_large"
+
+
+class RequestTimeout(VoxrtError):
+    status = 408
+    type = "invalid_request_error"
+    code = "request_timeout"
+
+
+class ServerBusy(VoxrtError):
+    """Admission refused: the client should retry after ``retry_after_s`` seconds."""
+
+    status = 503
+    type = "server_error"
+    code = "server_busy"
+    retry_after_s: int | None = 5
 
 
 class NotFound(VoxrtError):

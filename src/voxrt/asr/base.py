@@ -99,6 +99,12 @@ class ASREngine(ABC):
     def ready(self) -> bool:
         return self._ready
 
+    @property
+    def pool(self) -> PriorityPool:
+        """The worker pool decodes run in; other CPU work for the same callers (decoding an
+        upload, the VAD gate) queues here too, so one priority order covers all of it."""
+        return self._pool
+
     def load(self, warmup: bool = True) -> None:
         """Load the model (blocking) and, if asked, run one decode so the first request is fast."""
         started = time.perf_counter()

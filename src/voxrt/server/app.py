@@ -16,8 +16,9 @@ from voxrt.asr import ASREngine, create_asr_engine
 from voxrt.config import Settings
 from voxrt.metrics import Metrics, RequestMetrics
 from voxrt.server.errors import install_error_handlers
-from voxrt.server.limits import BodySizeLimit
+from voxrt.server.limits import BodySizeLimit, BodyTimeout, RestSlots
 from voxrt.server.routers import health, metrics, models, realtime, transcriptions, web
+from voxrt.server.routers.web import SecurityHeaders
 from voxrt.server.sessions import SessionRegistry
 from voxrt.vad import create_vad
 
@@ -71,7 +72,10 @@ def create_app(settings: Settings, engine: ASREngine | None = None) -> FastAPI:
     app.state.started_at = int(time.time())
     app.state.metrics = Metrics(queue_depth=app.state.engine.pending)
     install_error_handlers(app)
+    app.state.rest_slots = RestSlots(settings.limits.max_pending_requests)
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_upload_bytes)
+    app.add_middleware(BodyTimeout, timeout_s=settings.server.body_timeout_s)
+    app.add_middleware(SecurityHeaders)
     if settings.server.metrics:
         app.add_middleware(RequestMetrics, metrics=app.state.metrics)
         app.include_router(metrics.router)
