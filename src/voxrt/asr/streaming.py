@@ -231,6 +231,11 @@ class StreamingRecognizer:
         self._segmenter = segmenter
         self._base_ms = self._audio_ms
 
+    async def settle(self) -> None:
+        """Return once every committed utterance has its ``Completed`` or ``Failed`` event."""
+        while self._finals:  # completions leave in order: the last one waits for all before it
+            await asyncio.wait(self._finals)
+
     async def aclose(self) -> None:
         """Stop every decode of this session (disconnect): queued ones never start, a running one
         stops at its next segment; returns once none is left running."""

@@ -48,7 +48,8 @@ from voxrt.realtime.events import (
     validation_error,
 )
 from voxrt.realtime.limits import RateLimit
-from voxrt.vad import Segmenter, VADModel, has_speech
+from voxrt.vad import Segmenter, VADModel
+from voxrt.vad.gate import scan_for_speech
 
 __all__ = ["TranscriptionSession"]
 
@@ -100,10 +101,7 @@ class TranscriptionSession:
         gate = None
         if limits.vad_gate_commits:
             gate = functools.partial(
-                has_speech,
-                vad,
-                threshold=settings.vad.threshold,
-                min_speech_ms=settings.vad.min_speech_duration_ms,
+                _has_speech, vad, settings.vad.threshold, settings.vad.min_speech_duration_ms
             )
         self.recognizer = StreamingRecognizer(
             engine,
@@ -141,6 +139,10 @@ class TranscriptionSession:
     async def close(self) -> None:
         """Stop the session's decodes; nothing of it keeps running."""
         await self.recognizer.aclose()
+
+    async def settle(self) -> None:
+        """Return once every committed utterance has had its final event queued (server drain)."""
+        await self.recognizer.settle()
 
     async def receive_text(self, text: str) -> None:
         """Handle one JSON client event; a bad one gets an ``error`` event and is dropped."""
@@ -336,6 +338,11 @@ class TranscriptionSession:
                     )
                 ]
         raise AssertionError(f"unhandled stream event {event!r}")
+
+
+def _has_speech(vad: VADModel, threshold: float, min_speech_ms: int, audio: np.ndarray) -> bool:
+    """Whether committed audio holds speech (blocking: run off the event loop)."""
+    return any(scan_for_speech(vad, audio, threshold, min_speech_ms))
 
 
 def _metrics(metrics: Any) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from enum import IntEnum
@@ -53,10 +54,16 @@ class PriorityPool:
         """Jobs queued and not yet started."""
         return self._jobs.qsize()
 
-    def shutdown(self) -> None:
-        """Stop the workers once the jobs queued before this call are done."""
+    def shutdown(self, timeout_s: float | None = None) -> None:
+        """Stop the workers once the jobs queued before this call are done; with ``timeout_s``,
+        wait that long for them (a native decode still running when the interpreter exits aborts
+        the process)."""
         for _ in self._threads:
             self._jobs.put((len(Priority), next(self._order), None, None))
+        if timeout_s is not None:
+            deadline = time.monotonic() + timeout_s
+            for thread in self._threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     def _work(self) -> None:
         while True:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Literal
 
 from voxrt.vad.base import VADModel, VADStream
-from voxrt.vad.gate import has_speech
 from voxrt.vad.segmenter import Segmenter, SegmenterEvent, SpeechStarted, SpeechStopped
 
 __all__ = [
@@ -17,7 +16,6 @@ __all__ = [
     "VADStream",
     "VadEngine",
     "create_vad",
-    "has_speech",
 ]
 
 VadEngine = Literal["silero", "webrtc", "energy"]
