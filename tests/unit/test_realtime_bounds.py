@@ -245,3 +245,18 @@ def test_a_large_append_leaves_the_event_loop_to_others() -> None:
 )
 def test_origin_rules(origin: str | None, host: str, allowed: list[str], expected: bool) -> None:
     assert _origin_allowed(origin, host, allowed) is expected
+
+
+@pytest.mark.parametrize(("seconds", "decodes"), [(1.0, 1), (10.0, 0)])
+def test_audio_far_ahead_of_real_time_gets_no_partials(seconds: float, decodes: int) -> None:
+    engine = ScriptedASR(text="hello")
+
+    async def run() -> int:
+        session = _session(engine)
+        await session.receive_text(_append(seconds, dbfs=-10.0))  # speech to the energy VAD, no end
+        await asyncio.sleep(0.3)
+        await session.close()
+        return engine.started
+
+    # 1 s at once is a client's chunk: a partial decode starts; 10 s at once is a file or a flood
+    assert asyncio.run(run()) == decodes

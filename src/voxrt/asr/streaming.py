@@ -157,8 +157,9 @@ class StreamingRecognizer:
         """Utterances waiting for their final transcript."""
         return len(self._finals)
 
-    def push(self, audio: np.ndarray) -> None:
-        """Take float32 16 kHz audio.
+    def push(self, audio: np.ndarray, arrived_s: float | None = None) -> None:
+        """Take float32 16 kHz audio; ``arrived_s``: how much audio arrived with it (default: its
+        length; a caller pushing one message in slices counts the whole message with the first).
 
         Raises:
             VoxrtError: manual-turn audio over the buffer limit (the audio is refused, not kept).
@@ -176,7 +177,7 @@ class StreamingRecognizer:
         now = time.perf_counter()
         if self._arrivals:
             self._lead_s = max(0.0, self._lead_s - _LEAD_DRAIN * (now - self._arrivals[-1][1]))
-        self._lead_s += len(audio) / SAMPLE_RATE
+        self._lead_s += len(audio) / SAMPLE_RATE if arrived_s is None else arrived_s
         self._arrivals.append((self._audio_ms, now))
         if self._segmenter is not None:
             self._handle(self._segmenter.push(audio))

@@ -248,7 +248,8 @@ class TranscriptionSession:
             for start in range(0, len(audio), _FEED_SAMPLES):
                 if start:
                     await asyncio.sleep(0)
-                self.recognizer.push(audio[start : start + _FEED_SAMPLES])
+                arrived_s = 0.0 if start else len(audio) / SAMPLE_RATE
+                self.recognizer.push(audio[start : start + _FEED_SAMPLES], arrived_s)
 
     def _apply(self, update: SessionIn, reply: str) -> None:
         old = self.config
