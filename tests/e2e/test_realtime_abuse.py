@@ -157,6 +157,7 @@ def test_commit_flood_is_bounded_and_stops_when_the_client_leaves(server: Server
         return client, peak - before, cpu_after - cpu_before
 
     client, growth_mb, cpu_after_leaving_s = asyncio.run(run())
+    print(f"commit flood: RSS +{growth_mb:.0f} MB, {cpu_after_leaving_s:.2f} CPU s in the 3 s after leaving")
     assert "too_many_pending_commits" in _error_codes(client)
     assert "audio_rate_exceeded" in _error_codes(client)
     assert growth_mb < 150, growth_mb
