@@ -237,7 +237,11 @@ def test_streaming_sessions_run_partial_decodes_on_voxtral(
         vad = create_vad("silero")
         segmenter = Segmenter(vad.stream(), vad.frame_samples, VadSettings())
         recognizer = StreamingRecognizer(
-            engine, segmenter, TranscriptionOptions(timestamps=False), events.append
+            engine,
+            segmenter,
+            TranscriptionOptions(timestamps=False),
+            events.append,
+            new_item_id=lambda: f"item_{len(events)}",
         )
         for offset in range(0, len(speech), RATE // 10):  # 100 ms at a time, at 2x real time
             recognizer.push(speech[offset : offset + RATE // 10])

@@ -15,7 +15,7 @@ import pytest
 from tests.fakes import ScriptedASR
 from voxrt.config import load_settings
 from voxrt.realtime.limits import RateLimit
-from voxrt.realtime.session import TranscriptionSession
+from voxrt.realtime.transcription import TranscriptionSession
 from voxrt.server.routers.realtime import _origin_allowed
 from voxrt.vad import create_vad
 
@@ -39,10 +39,10 @@ def _append(seconds: float, dbfs: float = -10.0, seed: int = 0) -> str:
     return json.dumps({"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode()})
 
 
-def _events(session: TranscriptionSession) -> list[dict[str, Any]]:
+async def _events(session: TranscriptionSession) -> list[dict[str, Any]]:
     out = []
     while not session.drained():
-        out.append(session._outbox.get_nowait())
+        out.append(await session.next_event())
     return out
 
 
@@ -71,7 +71,7 @@ def test_commits_past_the_pending_limit_are_refused_and_close_cancels_every_deco
         started = engine.started
         await asyncio.sleep(1.0)
         assert engine.started == started == 1 and engine.finished <= 1
-        return _events(session)
+        return await _events(session)
 
     events = asyncio.run(run())
     assert _codes(events) == ["too_many_pending_commits"] * 5
@@ -92,7 +92,7 @@ def test_a_refused_commit_keeps_the_buffer_for_a_later_commit() -> None:
         await session.receive_text(COMMIT)  # the kept half second goes now
         await _until(lambda: session.recognizer.pending == 0)
         await session.close()
-        return _events(session)
+        return await _events(session)
 
     events = asyncio.run(run())
     assert _codes(events) == ["too_many_pending_commits"]
@@ -111,7 +111,7 @@ def test_a_commit_without_speech_is_not_decoded(gate: bool, transcript: str, dec
         await session.receive_text(COMMIT)
         await _until(lambda: session.recognizer.pending == 0)
         await session.close()
-        return _events(session)
+        return await _events(session)
 
     completed = [e for e in asyncio.run(run()) if e["type"] == COMPLETED]
     assert [e["transcript"] for e in completed] == [transcript]
@@ -129,7 +129,7 @@ def test_a_commit_with_speech_passes_the_gate() -> None:
         await session.receive_text(COMMIT)
         await _until(lambda: session.recognizer.pending == 0)
         await session.close()
-        return _events(session)
+        return await _events(session)
 
     assert [e["transcript"] for e in asyncio.run(run()) if e["type"] == COMPLETED] == ["hello"]
 
@@ -146,7 +146,7 @@ def test_audio_faster_than_the_allowed_rate_is_refused_not_queued() -> None:
         await session.receive_text(COMMIT)
         await _until(lambda: session.recognizer.pending == 0)
         await session.close()
-        return _events(session)
+        return await _events(session)
 
     events = asyncio.run(run())
     assert _codes(events) == ["audio_rate_exceeded"]
@@ -187,7 +187,7 @@ def test_bad_event_shapes_get_invalid_event_without_a_traceback(caplog: pytest.L
         for message in messages:
             await session.receive_text(message)
         await session.close()
-        return _events(session)
+        return await _events(session)
 
     with caplog.at_level(logging.DEBUG):
         events = asyncio.run(run())

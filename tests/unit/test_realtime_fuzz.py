@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from tests.fakes import ScriptedASR
 from voxrt.config import load_settings
-from voxrt.realtime.session import TranscriptionSession
+from voxrt.realtime.transcription import TranscriptionSession
 from voxrt.vad import create_vad
 
 INPUTS = 10_000

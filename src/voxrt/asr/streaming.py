@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -82,10 +81,6 @@ _AHEAD_S = 2.0
 _LEAD_DRAIN = 1.5
 
 
-def _new_item_id() -> str:
-    return "item_" + secrets.token_hex(10)
-
-
 @dataclass
 class _Utterance:
     item_id: str
@@ -114,6 +109,7 @@ class StreamingRecognizer:
         options: TranscriptionOptions,
         on_event: Callable[[StreamEvent], None],
         *,
+        new_item_id: Callable[[], str],
         partials: bool = True,
         speculative_final: bool = True,
         partial_interval_ms: int = 300,
@@ -129,6 +125,7 @@ class StreamingRecognizer:
         self._interval_s = self._base_interval_s = partial_interval_ms / 1000
         self._max_buffer = int(max_buffer_s * SAMPLE_RATE)
         self._emit = on_event
+        self._new_item_id = new_item_id  # ids are the protocol layer's
         self._utterance: _Utterance | None = None
         self._manual: list[np.ndarray] = []
         self._manual_samples = 0
@@ -207,7 +204,7 @@ class StreamingRecognizer:
             raise self._too_many_pending()
         audio = np.concatenate(self._manual)
         self._manual, self._manual_samples = [], 0
-        item_id = _new_item_id()
+        item_id = self._new_item_id()
         self._emit(Committed(item_id))
         started_ms = int(self._audio_ms - 1000 * len(audio) / SAMPLE_RATE)
         self._start_final(_Utterance(item_id, started_ms), audio, gated=True)
@@ -254,7 +251,7 @@ class StreamingRecognizer:
         for event in events:
             if isinstance(event, VadStarted):
                 start = int(self._base_ms + event.audio_start_ms)
-                self._utterance = _Utterance(_new_item_id(), start)
+                self._utterance = _Utterance(self._new_item_id(), start)
                 self._interval_s = self._base_interval_s
                 self._emit(SpeechStarted(self._utterance.item_id, start))
             elif self._utterance is not None:
