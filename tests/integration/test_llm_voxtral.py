@@ -123,5 +123,5 @@ def test_tools_are_refused_clearly(responder: Responder) -> None:
 
 
 def test_needs_the_voxtral_recognizer() -> None:
-    with pytest.raises(ConfigError, match="asr.engine: voxtral"):
+    with pytest.raises(ConfigError, match=r"asr\.engine: voxtral"):
         create_responder(load_settings(overrides={"llm": {"engine": "voxtral"}}).llm, None)
