@@ -30,8 +30,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $@
 
 llama-wheel: | $(BIN)/python
-	@tag=$$($(BIN)/python -c 'import sys; print("cp%d%d" % sys.version_info[:2])'); \
-	if ls $(WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-$$tag-*.whl >/dev/null 2>&1; then \
+	@if ls $(WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1; then \
 		echo "llama-cpp-python $(LLAMA_CPP_VERSION): using the wheel built before in $(WHEELS)"; \
 	else \
 		echo "llama-cpp-python $(LLAMA_CPP_VERSION): building its wheel once into $(WHEELS)"; \

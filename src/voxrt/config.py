@@ -244,7 +244,14 @@ class LlmSettings(_Section):
         le=1_000_000,
         description="Most tokens of conversation kept, system prompt included; oldest turns go first.",
     )
-    threads: int = Field(0, ge=0, le=256, description="llama_cpp: threads per generation; 0: all cores.")
+    threads: int = Field(
+        1,
+        ge=0,
+        le=256,
+        description="llama_cpp: threads per generation (0: all cores). More speed up an idle machine; on a "
+        "busy one llama.cpp's threads spin waiting for each other (2 threads on a loaded 2-core machine "
+        "fell from ~30 to < 2 tokens/s).",
+    )
     context_tokens: int = Field(
         2048, ge=256, le=131072, description="llama_cpp: context window per conversation, in tokens."
     )

@@ -31,6 +31,8 @@ from voxrt.llm.openai_compat import OpenAICompatResponder
 
 pytestmark = pytest.mark.e2e
 
+# What llama_cpp.server 0.3.36 (chatml-function-calling, SmolLM2) streamed for a forced tool call,
+# recorded with curl: each piece repeats the name and id, and no usage chunk comes.
 RECORDED = Path(__file__).parent / "data" / "llama_server_tool_call.sse"
 WEATHER_TOOL = {
     "type": "function",
@@ -73,7 +75,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("llama-server") / "server.log"
     command = [
         *(sys.executable, "-m", "llama_cpp.server", "--model", str(resolve_gguf(None))),
-        *("--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2"),
+        *("--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "1"),
         # llama-cpp-python's tool-calling prompt for ChatML models such as SmolLM2
         *("--chat_format", "chatml-function-calling", "--model_alias", "smollm2"),
     ]
@@ -202,7 +204,8 @@ HELLO = [ChatMessage("user", "hi")]
 def test_recorded_llama_server_tool_call_is_parsed(stub: _Stub) -> None:
     stub.script(("sse", (_recorded(), None)))
     deltas, metrics = asyncio.run(_collect(_responder(stub.url), HELLO, tools=(WEATHER_TOOL,)))
-    assert deltas == [ToolCall("call__0_get_weather_cmpl-x", "get_weather", '{"city": "Paris"}')]
+    call_id = "call__0_get_weather_cmpl-94044ce6-b834-43af-8821-3b3a826d8d89"
+    assert deltas == [ToolCall(call_id, "get_weather", '{ "city": "Paris" }')]
     assert metrics.outcome == "completed"
     body = stub.bodies[0]
     assert body["tools"] == [WEATHER_TOOL] and body["stream"] is True

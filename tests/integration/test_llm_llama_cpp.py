@@ -21,7 +21,7 @@ GREEDY = ResponseOptions(temperature=0.0, max_output_tokens=48)
 
 
 def _responder(**llm: Any) -> Responder:
-    settings = load_settings(overrides={"llm": {"engine": "llama_cpp", "threads": 2, **llm}})
+    settings = load_settings(overrides={"llm": {"engine": "llama_cpp", **llm}})
     return create_responder(settings.llm)
 
 
