@@ -1,0 +1,120 @@
+"""What the responder base owns for every engine: readiness, metrics however a reply ends, and
+error mapping. The engine here is a scripted subclass of the real base (no model)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+
+import pytest
+
+from voxrt.errors import ModelNotReady, UpstreamError, VoxrtError
+from voxrt.llm import ChatMessage, Delta, LLMStream, Responder, ResponseOptions, ToolCall, Usage
+
+HELLO = [ChatMessage("user", "hi")]
+
+
+class _Scripted(Responder):
+    """Yields ``deltas`` ``gap_s`` apart, then raises ``error`` if set."""
+
+    def __init__(self, deltas: list[Delta], gap_s: float = 0.0, error: Exception | None = None) -> None:
+        super().__init__("scripted")
+        self.deltas, self.gap_s, self.error = deltas, gap_s, error
+        self.closed = False
+
+    def _load(self) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+    async def _stream(
+        self, messages: list[ChatMessage], options: ResponseOptions, usage: Usage
+    ) -> AsyncGenerator[Delta, None]:
+        try:
+            for delta in self.deltas:
+                await asyncio.sleep(self.gap_s)
+                yield delta
+            if self.error is not None:
+                raise self.error
+            usage.prompt_tokens, usage.completion_tokens = 5, 7
+        finally:
+            self.closed = True
+
+
+def _loaded(responder: _Scripted) -> _Scripted:
+    responder.load()
+    return responder
+
+
+async def _all(responder: Responder) -> list[Delta]:
+    async with responder.stream(HELLO, ResponseOptions()) as stream:
+        return [delta async for delta in stream]
+
+
+def test_a_reply_before_load_is_model_not_ready() -> None:
+    with pytest.raises(ModelNotReady):
+        asyncio.run(_all(_Scripted(["x"])))
+
+
+def test_metrics_of_a_completed_reply_use_the_engine_usage() -> None:
+    responder = _loaded(_Scripted(["Hi", " there", ToolCall("c1", "f", "{}")], gap_s=0.01))
+    stream = responder.stream(HELLO, ResponseOptions())
+
+    async def run() -> list[Delta]:
+        async with stream:
+            return [delta async for delta in stream]
+
+    assert asyncio.run(run())[-1] == ToolCall("c1", "f", "{}")
+    metrics = stream.metrics
+    assert metrics is not None and metrics.outcome == "completed" and metrics.type == "llm_metrics"
+    assert (metrics.prompt_tokens, metrics.completion_tokens) == (5, 7)
+    assert metrics.llm_ttft_ms is not None and metrics.llm_ttft_ms < metrics.duration_ms
+    assert metrics.tokens_per_s is not None and metrics.tokens_per_s > 0
+
+
+def test_leaving_early_closes_the_engine_stream_and_counts_what_was_heard() -> None:
+    responder = _loaded(_Scripted(["a", "b", "c", "d"]))
+    stream = responder.stream(HELLO, ResponseOptions())
+
+    async def run() -> None:
+        async with stream:
+            async for delta in stream:
+                if delta == "b":
+                    break
+        assert responder.closed  # closed at once, not when garbage collected
+
+    asyncio.run(run())
+    assert stream.metrics is not None and stream.metrics.outcome == "cancelled"
+    assert stream.metrics.completion_tokens == 2  # no usage from the engine: deltas counted
+
+
+def test_cancelling_the_consumer_task_is_a_cancelled_reply() -> None:
+    responder = _loaded(_Scripted(["a", "b", "c"], gap_s=10))
+    stream = responder.stream(HELLO, ResponseOptions())
+
+    async def run() -> None:
+        task = asyncio.create_task(_consume(stream))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(run())
+    assert responder.closed and stream.metrics is not None and stream.metrics.outcome == "cancelled"
+
+
+async def _consume(stream: LLMStream) -> None:
+    async for _ in stream:
+        pass
+
+
+def test_voxrt_errors_pass_through_and_others_are_mapped() -> None:
+    upstream = UpstreamError("server down", code="upstream_unavailable")
+    with pytest.raises(UpstreamError) as caught:
+        asyncio.run(_all(_loaded(_Scripted(["a"], error=upstream))))
+    assert caught.value is upstream
+
+    with pytest.raises(VoxrtError, match="language model failed \\(RuntimeError\\)") as mapped:
+        asyncio.run(_all(_loaded(_Scripted([], error=RuntimeError("boom")))))
+    assert mapped.value.code == "llm_failed" and mapped.value.status == 500
