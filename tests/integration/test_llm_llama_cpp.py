@@ -5,6 +5,7 @@ conversations that each get exactly the answer they get alone, and clear errors.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -129,3 +130,16 @@ def test_model_files_are_checked_at_start(tmp_path: Path) -> None:
     (tmp_path / "fake.gguf").write_bytes(b"not a model")
     with pytest.raises(ConfigError, match="not a GGUF file"):
         _responder(model=str(tmp_path / "fake.gguf"))
+
+
+def test_bench_llm_writes_its_report(tmp_path: Path) -> None:
+    from voxrt.cli import main
+
+    output = tmp_path / "llm.json"
+    argv = ["bench", "llm", "--prompts", "2", "--repeats", "1", "--max-tokens", "8", "--output", str(output)]
+    assert main(argv) == 0
+    report = json.loads(output.read_text())
+    assert (report["engine"], report["model"], report["replies"]) == ("llama_cpp", "SmolLM2-135M-Instruct", 2)
+    assert report["llm_ttft_ms"]["count"] == 2 and report["llm_ttft_ms"]["p50"] > 0
+    assert report["tokens_per_s"]["p5"] <= report["tokens_per_s"]["p50"] <= report["tokens_per_s"]["p95"]
+    assert report["settings"]["threads"] == 1 and "api_key" not in report["settings"]
