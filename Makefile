@@ -35,7 +35,7 @@ llama-wheel: | $(BIN)/python
 	else \
 		echo "llama-cpp-python $(LLAMA_CPP_VERSION): building its wheel once into $(WHEELS)"; \
 		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
-			$(BIN)/pip wheel --quiet --no-deps llama-cpp-python==$(LLAMA_CPP_VERSION) -w $(WHEELS); \
+			$(BIN)/pip wheel --quiet --no-cache-dir --no-deps llama-cpp-python==$(LLAMA_CPP_VERSION) -w $(WHEELS); \
 	fi
 
 $(CHROMIUM):
