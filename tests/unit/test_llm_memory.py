@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from voxrt.config import load_settings
 from voxrt.llm import ChatMessage, Conversation, ToolCall
 
 
@@ -66,3 +67,10 @@ def test_tool_calls_count_toward_the_budget() -> None:
 def test_system_messages_are_the_instructions_not_turns() -> None:
     with pytest.raises(ValueError, match="instructions"):
         Conversation("", max_turns=1, max_tokens=100).add(ChatMessage("system", "be rude"))
+
+
+def test_built_from_the_llm_settings() -> None:
+    llm = load_settings(overrides={"llm": {"instructions": "Be kind.", "memory_turns": 3}}).llm
+    conversation = Conversation.from_settings(llm, count_tokens=_words)
+    assert (conversation.max_turns, conversation.max_tokens) == (3, llm.memory_tokens)
+    assert _contents(conversation) == ["Be kind."] and conversation.tokens() == 6

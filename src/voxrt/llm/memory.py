@@ -8,8 +8,12 @@ kept without the call it answers. The system prompt and the latest turn are alwa
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from voxrt.llm.base import ChatMessage, estimate_tokens
+
+if TYPE_CHECKING:
+    from voxrt.config import LlmSettings
 
 __all__ = ["Conversation"]
 
@@ -32,6 +36,19 @@ class Conversation:
         self._system = ChatMessage("system", instructions) if instructions else None
         self._system_tokens = self._tokens(self._system) if self._system else 0
         self._turns: list[list[tuple[ChatMessage, int]]] = []
+
+    @classmethod
+    def from_settings(
+        cls, settings: LlmSettings, count_tokens: Callable[[str], int] = estimate_tokens
+    ) -> Conversation:
+        """A conversation with ``llm.instructions`` and the ``llm.memory_*`` bounds; pass the
+        responder's ``count_tokens`` to count with its tokenizer."""
+        return cls(
+            settings.instructions,
+            max_turns=settings.memory_turns,
+            max_tokens=settings.memory_tokens,
+            count_tokens=count_tokens,
+        )
 
     def add(self, message: ChatMessage) -> None:
         """Append ``message`` (a user message starts a new turn), then drop the oldest turns that no
