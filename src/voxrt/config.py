@@ -274,8 +274,8 @@ class LlmSettings(_Section):
         ge=0,
         le=256,
         description="llama_cpp: threads per generation (0: all cores). More speed up an idle machine; on a "
-        "busy one llama.cpp's threads spin waiting for each other (2 threads on a loaded 2-core machine "
-        "fell from ~30 to < 2 tokens/s).",
+        "busy one llama.cpp's threads spin waiting for each other (on a loaded 2-core machine 2 threads "
+        "made ~2-4 tokens/s where 1 made 34-66).",
     )
     context_tokens: int = Field(
         2048, ge=256, le=131072, description="llama_cpp: context window per conversation, in tokens."
