@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # The browser tests drive Debian's Chromium (nothing downloads a browser).
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# llama-cpp-python (voxrt[llm]) is published as sources only and compiles for 10-20 min here: its
+# llama-cpp-python (voxrt[llm]) is published as sources only and compiles for 12-32 min here: its
 # wheel is built once per machine into this cache, and every venv after installs from it.
 WHEELS ?= $(HOME)/.cache/voxrt/wheels
 LLAMA_CPP_VERSION := 0.3.36
