@@ -151,6 +151,7 @@ _BENCHES = {
     "stream": ("voxrt.bench.stream", "realtime latency and capacity"),
     "engine": ("voxrt.bench.engine", "one recognizer: latency and tokens/s"),
     "llm": ("voxrt.bench.llm", "the configured responder: time to first token and tokens/s"),
+    "soak": ("voxrt.bench.soak", "many sessions for a long time: growth and failures"),
 }
 
 
