@@ -1,48 +1,20 @@
 """What the responder base owns for every engine: readiness, metrics however a reply ends, and
-error mapping. The engine here is a scripted subclass of the real base (no model)."""
+error mapping. The engine is the scripted fake that subclasses the real base (no model)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
 
 import pytest
 
+from tests.fakes import ScriptedResponder
 from voxrt.errors import ModelNotReady, UpstreamError, VoxrtError
-from voxrt.llm import ChatMessage, Delta, LLMStream, Responder, ResponseOptions, ToolCall, Usage
+from voxrt.llm import ChatMessage, Delta, LLMStream, Responder, ResponseOptions, ToolCall
 
 HELLO = [ChatMessage("user", "hi")]
 
 
-class _Scripted(Responder):
-    """Yields ``deltas`` ``gap_s`` apart, then raises ``error`` if set."""
-
-    def __init__(self, deltas: list[Delta], gap_s: float = 0.0, error: Exception | None = None) -> None:
-        super().__init__("scripted")
-        self.deltas, self.gap_s, self.error = deltas, gap_s, error
-        self.closed = False
-
-    def _load(self) -> None:
-        pass
-
-    async def aclose(self) -> None:
-        pass
-
-    async def _stream(
-        self, messages: list[ChatMessage], options: ResponseOptions, usage: Usage
-    ) -> AsyncGenerator[Delta, None]:
-        try:
-            for delta in self.deltas:
-                await asyncio.sleep(self.gap_s)
-                yield delta
-            if self.error is not None:
-                raise self.error
-            usage.prompt_tokens, usage.completion_tokens = 5, 7
-        finally:
-            self.closed = True
-
-
-def _loaded(responder: _Scripted) -> _Scripted:
+def _loaded(responder: ScriptedResponder) -> ScriptedResponder:
     responder.load()
     return responder
 
@@ -54,11 +26,11 @@ async def _all(responder: Responder) -> list[Delta]:
 
 def test_a_reply_before_load_is_model_not_ready() -> None:
     with pytest.raises(ModelNotReady):
-        asyncio.run(_all(_Scripted(["x"])))
+        asyncio.run(_all(ScriptedResponder(["x"])))
 
 
 def test_metrics_of_a_completed_reply_use_the_engine_usage() -> None:
-    responder = _loaded(_Scripted(["Hi", " there", ToolCall("c1", "f", "{}")], gap_s=0.01))
+    responder = _loaded(ScriptedResponder(["Hi", " there", ToolCall("c1", "f", "{}")], gap_s=0.01))
     stream = responder.stream(HELLO, ResponseOptions())
 
     async def run() -> list[Delta]:
@@ -74,7 +46,7 @@ def test_metrics_of_a_completed_reply_use_the_engine_usage() -> None:
 
 
 def test_leaving_early_closes_the_engine_stream_and_counts_what_was_heard() -> None:
-    responder = _loaded(_Scripted(["a", "b", "c", "d"]))
+    responder = _loaded(ScriptedResponder(["a", "b", "c", "d"]))
     stream = responder.stream(HELLO, ResponseOptions())
 
     async def run() -> None:
@@ -90,7 +62,7 @@ def test_leaving_early_closes_the_engine_stream_and_counts_what_was_heard() -> N
 
 
 def test_cancelling_the_consumer_task_is_a_cancelled_reply() -> None:
-    responder = _loaded(_Scripted(["a", "b", "c"], gap_s=10))
+    responder = _loaded(ScriptedResponder(["a", "b", "c"], gap_s=10))
     stream = responder.stream(HELLO, ResponseOptions())
 
     async def run() -> None:
@@ -112,9 +84,9 @@ async def _consume(stream: LLMStream) -> None:
 def test_voxrt_errors_pass_through_and_others_are_mapped() -> None:
     upstream = UpstreamError("server down", code="upstream_unavailable")
     with pytest.raises(UpstreamError) as caught:
-        asyncio.run(_all(_loaded(_Scripted(["a"], error=upstream))))
+        asyncio.run(_all(_loaded(ScriptedResponder(["a"], error=upstream))))
     assert caught.value is upstream
 
     with pytest.raises(VoxrtError, match="language model failed \\(RuntimeError\\)") as mapped:
-        asyncio.run(_all(_loaded(_Scripted([], error=RuntimeError("boom")))))
+        asyncio.run(_all(_loaded(ScriptedResponder([], error=RuntimeError("boom")))))
     assert mapped.value.code == "llm_failed" and mapped.value.status == 500
