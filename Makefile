@@ -6,8 +6,15 @@ BIN := $(VENV)/bin
 # The browser tests drive Debian's Chromium (nothing downloads a browser).
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# llama-cpp-python (voxrt[llm]) is published as sources only and compiles for 12-32 min here: its
+# wheel is built once per machine into this cache, and every venv after installs from it.
+WHEELS ?= $(HOME)/.cache/voxrt/wheels
+LLAMA_CPP_VERSION := 0.3.36
+# Portable AVX2 build: not -march=native (its AMX kernels segfault at the first inference on CPUs
+# that report AMX), no OpenMP (its spin-wait starves other threads on a busy CPU), no multimodal lib.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_OPENMP=OFF -DLLAVA_BUILD=OFF
 
-.PHONY: serve test bench bench-stream bench-compare clean
+.PHONY: serve test bench bench-stream bench-compare clean llama-wheel
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +25,18 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(MAKE) --no-print-directory llama-wheel
+	$(BIN)/pip install --quiet --find-links $(WHEELS) -e '.[dev]'
 	touch $@
+
+llama-wheel: | $(BIN)/python
+	@if ls $(WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1; then \
+		echo "llama-cpp-python $(LLAMA_CPP_VERSION): using the wheel built before in $(WHEELS)"; \
+	else \
+		echo "llama-cpp-python $(LLAMA_CPP_VERSION): building its wheel once into $(WHEELS)"; \
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+			$(BIN)/pip wheel --quiet --no-cache-dir --no-deps llama-cpp-python==$(LLAMA_CPP_VERSION) -w $(WHEELS); \
+	fi
 
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq

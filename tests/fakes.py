@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Iterator
 
 import numpy as np
 
 from voxrt.asr import ASREngine, Segment, TranscriptionOptions
 from voxrt.audio.decode import SAMPLE_RATE
+from voxrt.llm import ChatMessage, Delta, Responder, ResponseOptions, Usage
 
-__all__ = ["ScriptedASR"]
+__all__ = ["ScriptedASR", "ScriptedResponder"]
 
 
 class ScriptedASR(ASREngine):
@@ -45,3 +47,32 @@ class ScriptedASR(ASREngine):
         with self._lock:
             self.finished += 1
         yield Segment(id=0, start=0.0, end=duration, text=self.text)
+
+
+class ScriptedResponder(Responder):
+    """A responder that replies with ``deltas``, ``gap_s`` apart, then raises ``error`` if set;
+    ``closed`` tells whether its stream was closed (completed, left or cancelled)."""
+
+    def __init__(self, deltas: list[Delta], gap_s: float = 0.0, error: Exception | None = None) -> None:
+        super().__init__("scripted")
+        self.deltas, self.gap_s, self.error = deltas, gap_s, error
+        self.closed = False
+
+    def _load(self) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+    async def _stream(
+        self, messages: list[ChatMessage], options: ResponseOptions, usage: Usage
+    ) -> AsyncGenerator[Delta, None]:
+        try:
+            for delta in self.deltas:
+                await asyncio.sleep(self.gap_s)
+                yield delta
+            if self.error is not None:
+                raise self.error
+            usage.prompt_tokens, usage.completion_tokens = 5, 7
+        finally:
+            self.closed = True

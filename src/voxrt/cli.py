@@ -150,6 +150,7 @@ _BENCHES = {
     "transcribe": ("voxrt.bench.transcribe", "REST throughput vs direct"),
     "stream": ("voxrt.bench.stream", "realtime latency and capacity"),
     "engine": ("voxrt.bench.engine", "one recognizer: latency and tokens/s"),
+    "llm": ("voxrt.bench.llm", "the configured responder: time to first token and tokens/s"),
     "soak": ("voxrt.bench.soak", "many sessions for a long time: growth and failures"),
 }
 

@@ -23,6 +23,7 @@ __all__ = [
     "AuthSettings",
     "ConfigError",
     "LimitsSettings",
+    "LlmSettings",
     "LoggingSettings",
     "RealtimeSettings",
     "ServerSettings",
@@ -238,6 +239,87 @@ class AsrSettings(_Section):
     )
 
 
+class LlmSettings(_Section):
+    engine: Literal["llama_cpp", "openai_compat", "voxtral"] = Field(
+        "llama_cpp",
+        description="Responder: llama_cpp (a GGUF model in process, voxrt[llm] extra), openai_compat (any "
+        "OpenAI-compatible chat server: vLLM, llama.cpp, Ollama, Mistral), voxtral (the loaded Voxtral "
+        "recognizer answers from the user's audio; needs asr.engine: voxtral).",
+    )
+    model: str | None = Field(
+        None,
+        description="llama_cpp: a GGUF file (empty: the embedded SmolLM2-135M-Instruct, demo grade). "
+        "openai_compat: the model name the server serves (required).",
+    )
+    instructions: str = Field(
+        "You are a helpful voice assistant. Answer in one or two short, plain sentences.",
+        description="System prompt, kept at the start of every conversation.",
+    )
+    temperature: float = Field(0.2, ge=0.0, le=2.0, description="Sampling temperature; 0 is greedy.")
+    max_output_tokens: int = Field(256, ge=1, le=32768, description="Most tokens in one reply.")
+    memory_turns: int = Field(
+        20,
+        ge=1,
+        le=1000,
+        description="Most past turns (a user message and its replies) kept; oldest go first.",
+    )
+    memory_tokens: int = Field(
+        1536,
+        ge=64,
+        le=1_000_000,
+        description="Most tokens of conversation kept, system prompt included; oldest turns go first.",
+    )
+    threads: int = Field(
+        1,
+        ge=0,
+        le=256,
+        description="llama_cpp: threads per generation (0: all cores). More speed up an idle machine; on a "
+        "busy one llama.cpp's threads spin waiting for each other (on a loaded 2-core machine 2 threads "
+        "made ~2-4 tokens/s where 1 made 34-66).",
+    )
+    context_tokens: int = Field(
+        2048, ge=256, le=131072, description="llama_cpp: context window per conversation, in tokens."
+    )
+    max_parallel: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="llama_cpp: replies generated at once (one model context each); more wait their turn. "
+        "openai_compat: most requests in flight.",
+    )
+    base_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^/\s]+",
+        description="openai_compat: base URL of the API, e.g. http://127.0.0.1:8080/v1; requests go to "
+        "{base_url}/chat/completions.",
+    )
+    api_key: SecretStr | None = Field(
+        None, description="openai_compat: API key sent as Authorization: Bearer (or env VOXRT_LLM__API_KEY)."
+    )
+    connect_timeout_s: float = Field(
+        3.0, gt=0, le=300, description="openai_compat: longest wait to connect, in seconds."
+    )
+    read_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="openai_compat: longest wait for the first token, and between two tokens, in seconds.",
+    )
+    retries: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="openai_compat: retries after a connection error, a timeout or a 5xx answer, only "
+        "before the first token (a reply already heard is not restarted).",
+    )
+    backoff_s: float = Field(
+        0.25,
+        ge=0,
+        le=60,
+        description="openai_compat: wait before the first retry; doubles for each next one.",
+    )
+
+
 class RealtimeSettings(_Section):
     max_sessions: int = Field(
         8, ge=1, le=10000, description="Concurrent realtime sessions; one more is refused with an error."
@@ -385,6 +467,7 @@ class Settings(BaseSettings):
         default_factory=VadSettings, description="Voice activity detection for streaming sessions."
     )
     asr: AsrSettings = Field(default_factory=AsrSettings, description="Speech recognition.")
+    llm: LlmSettings = Field(default_factory=LlmSettings, description="Language model (agent replies).")
     realtime: RealtimeSettings = Field(
         default_factory=RealtimeSettings, description="Realtime WebSocket sessions (/v1/realtime)."
     )
