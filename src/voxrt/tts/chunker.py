@@ -22,6 +22,7 @@ _LINE_RULES = (
     (re.compile(r"^\s*\d{1,3}[.)]\s+", re.M), ""),  # numbered items
     (re.compile(r"^\s*\|?(\s*:?-{3,}:?\s*\|)+\s*:?-*:?\s*$", re.M), ""),  # table separator rows
     (re.compile(r"^\s*([-*_]\s*){3,}$", re.M), ""),  # horizontal rules
+    (re.compile(r"^\s*\|(.*)\|\s*$", re.M), r"\1"),  # the outer bars of table rows
 )
 _INLINE_RULES = (
     (_CODE_BLOCK, " "),  # code blocks are not read out
@@ -43,7 +44,7 @@ def strip_markdown(text: str) -> str:
         text = pattern.sub(replacement, text)
     for pattern, replacement in _INLINE_RULES[4:]:
         text = pattern.sub(replacement, text)
-    return text.strip(" ,")
+    return text.strip()
 
 
 def normalize(text: str) -> str:
@@ -123,21 +124,24 @@ class SentenceChunker:
         if self._first:
             for match in _CLAUSE_END.finditer(text):
                 if match.end() >= self.first_min_chars:
-                    return self._earliest_sentence_end(text, match.end())
-        end = self._earliest_sentence_end(text, len(text), self.min_chars if not self._first else 0)
-        if end < len(text):
+                    end = self._sentence_end(text, match.end())
+                    return match.end() if end is None else end
+        end = self._sentence_end(text, len(text), 0 if self._first else self.min_chars)
+        if end is not None:
             return end
         if final:
-            return len(self._buffer) if text == self._buffer else len(text) or None
+            return len(self._buffer) if text == self._buffer else len(text)
         if len(text) > self.max_chars:
             cut = text.rfind(" ", 0, self.max_chars)
             return cut if cut > 0 else self.max_chars
         return None
 
-    def _earliest_sentence_end(self, text: str, limit: int, min_chars: int = 0) -> int:
-        """The first sentence end at or after ``min_chars`` (a line break at any length), or
-        ``limit`` when none comes before it."""
+    def _sentence_end(self, text: str, limit: int, min_chars: int = 0) -> int | None:
+        """The first sentence end at or after ``min_chars`` (a line break at any length) and not
+        past ``limit``, or None."""
         for match in _SENTENCE_END.finditer(text, 0, limit + 1):
+            if match.end() > limit:
+                break
             if match.group() == "\n":
                 if _speakable(text[: match.start()]):
                     return match.end()
@@ -145,7 +149,7 @@ class SentenceChunker:
             if match.end() < min_chars or _is_abbreviation(text[: match.end()]):
                 continue
             return match.end()
-        return limit
+        return None
 
 
 def split_text(text: str, first_min_chars: int = 20, min_chars: int = 40) -> list[str]:
