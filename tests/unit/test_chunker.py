@@ -89,9 +89,9 @@ def test_split_whole_text() -> None:
 
 
 def test_first_chunk_ends_at_a_clause() -> None:
-    chunks = split_text("Well, I have looked at the numbers carefully, and they add up. The rest is fine too.")
+    chunks = split_text("Well, I have looked at the numbers carefully, and they add up. The rest is fine.")
     assert chunks[0] == "Well, I have looked at the numbers carefully,"
-    assert chunks[1:] == ["and they add up. The rest is fine too."]
+    assert chunks[1:] == ["and they add up. The rest is fine."]
 
 
 def test_streamed_tokens_give_the_same_chunks_as_the_whole_text() -> None:

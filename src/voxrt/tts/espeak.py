@@ -60,7 +60,7 @@ def _library() -> tuple[str, str | None]:
 
 
 class EspeakEngine(TTSEngine):
-    """espeak-ng voices by language code (``en-us``, ``en-gb``, ``de``, ...); ``en-us+f3`` is the
+    """espeak-ng voices by file name (``en-us``, ``en``, ``en-gb-x-rp``, ``de``, ...); ``en-us+f3`` is the
     female variant OpenAI's brighter voices map to. ``speed`` scales 175 words per minute."""
 
     name = "espeak"
@@ -97,10 +97,10 @@ class EspeakEngine(TTSEngine):
             listed = lib.espeak_ListVoices(None)
         codes = []
         index = 0
-        while listed[index]:
-            languages = listed[index].contents.languages
-            if languages:  # a priority byte, then the language code
-                codes.append(languages[1:].decode())
+        while listed[index]:  # voices by file name ("gmw/en-GB-x-rp" -> "en-gb-x-rp"), as espeak takes them
+            identifier = listed[index].contents.identifier
+            if identifier:
+                codes.append(identifier.decode().rsplit("/", 1)[-1].lower())
             index += 1
         self.sample_rate = rate
         self.voices = tuple(dict.fromkeys(["en-us", "en-us" + _FEMALE, *sorted(codes)]))
