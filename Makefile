@@ -52,7 +52,7 @@ bench-stream: $(VENV)/.installed-dev
 
 # voxrt beside WhisperLive and WhisperLiveKit (each installed on first run into bench-results/peers/)
 bench-compare: $(VENV)/.installed-dev
-	$(BIN)/voxrt bench compare $(ARGS)
+	$(BIN)/python -m bench.compare $(ARGS)
 
 bench-tts: $(VENV)/.installed-dev kokoro
 	$(BIN)/voxrt bench tts $(ARGS)

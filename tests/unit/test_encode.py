@@ -29,9 +29,9 @@ def _encode(fmt: str, audio: np.ndarray, piece: int = 4800) -> list[bytes]:
 @pytest.mark.parametrize("fmt", [f for f in SPEECH_FORMATS if f != "pcm"])
 def test_each_container_decodes_to_the_duration(fmt: str) -> None:
     data = b"".join(_encode(fmt, _tone(3.0)))
-    with av.open(io.BytesIO(data)) as container:
+    with av.open(io.BytesIO(data), mode="r") as container:
         stream = container.streams.audio[0]
-        samples = sum(frame.samples for frame in container.decode(stream))
+        samples = sum(int(frame.samples) for frame in container.decode(stream))
         rate = stream.rate
     # opus decodes at 48 kHz whatever it was fed; the others keep the 24 kHz they were given
     assert rate == (48000 if fmt == "opus" else RATE)
