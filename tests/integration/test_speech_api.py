@@ -155,3 +155,16 @@ def test_speech_off() -> None:
         assert response.json()["error"]["param"] == "model"
         ids = [m["id"] for m in client.get("/v1/models").json()["data"]]
         assert "tts-1" not in ids
+
+
+def test_prometheus_counts_speech(client: TestClient) -> None:
+    _assert_works(client)
+    text = client.get("/metrics", headers=AUTH).text
+    count = next(
+        ln for ln in text.splitlines() if ln.startswith('voxrt_tts_ttfb_seconds_count{engine="piper"}')
+    )
+    assert float(count.split()[-1]) >= 1
+    audio = next(
+        ln for ln in text.splitlines() if ln.startswith('voxrt_tts_audio_seconds_total{engine="piper"}')
+    )
+    assert float(audio.split()[-1]) > 0.5

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -103,15 +103,11 @@ async def _audio(
     params: SpeechRequest,
     voice: str,
     encoder: StreamEncoder,
-    metrics: list[SynthesisMetrics] | None = None,
+    on_metrics: Callable[[SynthesisMetrics], None],
 ) -> AsyncIterator[bytes]:
     """The encoded audio, a piece per synthesized chunk (the encoder may hold some back)."""
     speech = engine.synthesize(
-        params.input,
-        voice,
-        params.speed,
-        sample_rate=encoder.rate,
-        on_metrics=None if metrics is None else metrics.append,
+        params.input, voice, params.speed, sample_rate=encoder.rate, on_metrics=on_metrics
     )
     async for chunk in speech:
         data = encoder.encode(chunk)
@@ -122,21 +118,40 @@ async def _audio(
         yield tail
 
 
-async def _stream(engine: TTSEngine, params: SpeechRequest, voice: str) -> AsyncIterator[bytes]:
+def _recorder(request: Request, into: list[SynthesisMetrics]) -> Callable[[SynthesisMetrics], None]:
+    """Keep a synthesis's metrics in ``into`` and count them in ``/metrics``."""
+
+    def record(metrics: SynthesisMetrics) -> None:
+        into.append(metrics)
+        request.app.state.metrics.synthesized(
+            metrics.engine, metrics.tts_ttfb_ms, metrics.audio_s, metrics.elapsed_s
+        )
+
+    return record
+
+
+async def _stream(
+    engine: TTSEngine, params: SpeechRequest, voice: str, on_metrics: Callable[[SynthesisMetrics], None]
+) -> AsyncIterator[bytes]:
     encoder = StreamEncoder(params.response_format, OUTPUT_RATE)
     try:
-        async for data in _audio(engine, params, voice, encoder):
+        async for data in _audio(engine, params, voice, encoder, on_metrics):
             yield data
     except Exception:  # the status line is sent: all that is left is to end the body early
         log.exception("speech synthesis failed mid-stream")
 
 
-async def _sse(engine: TTSEngine, params: SpeechRequest, voice: str) -> AsyncIterator[str]:
+async def _sse(
+    engine: TTSEngine,
+    params: SpeechRequest,
+    voice: str,
+    on_metrics: Callable[[SynthesisMetrics], None],
+    metrics: list[SynthesisMetrics],
+) -> AsyncIterator[str]:
     """``speech.audio.delta`` events (base64 of the format's bytes), then ``speech.audio.done``."""
     encoder = StreamEncoder(params.response_format, OUTPUT_RATE)
-    metrics: list[SynthesisMetrics] = []
     try:
-        async for data in _audio(engine, params, voice, encoder, metrics):
+        async for data in _audio(engine, params, voice, encoder, on_metrics):
             yield _event({"type": "speech.audio.delta", "audio": base64.b64encode(data).decode()})
         frames = round(metrics[0].audio_s / _FRAME_S) if metrics else 0
         characters = len(params.input)
@@ -166,7 +181,9 @@ async def create_speech(request: Request) -> Response:
         params.response_format,
         " (sse)" if params.stream_format == "sse" else "",
     )
+    metrics: list[SynthesisMetrics] = []
+    record = _recorder(request, metrics)
     if params.stream_format == "sse":
-        return StreamingResponse(_sse(engine, params, voice), media_type="text/event-stream")
+        return StreamingResponse(_sse(engine, params, voice, record, metrics), media_type="text/event-stream")
     media_type = MEDIA_TYPES[params.response_format]
-    return StreamingResponse(_stream(engine, params, voice), media_type=media_type)
+    return StreamingResponse(_stream(engine, params, voice, record), media_type=media_type)
