@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -65,3 +66,20 @@ def test_voices() -> None:
     assert done.returncode == 0, done.stderr
     assert "espeak:" in done.stdout and "  en-us\n" in done.stdout
     assert "alloy    -> en-us+f3" in done.stdout and "echo     -> en-us" in done.stdout
+
+
+def test_bench_tts_writes_json_and_chart(tmp_path: Path) -> None:
+    output, plot = tmp_path / "tts.json", tmp_path / "tts.png"
+    done = _voxrt(
+        "bench", "tts", "--engines", "espeak", "--repeats", "2", "--concurrency", "3",
+        "--output", str(output), "--plot", str(plot),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(output.read_text())["engines"]["espeak"]
+    for kind in ("cold", "warm"):
+        assert set(result[kind]) == {"short", "medium", "long"}
+    assert result["warm"]["long"]["tts_ttfb_ms"]["count"] == 2
+    assert result["concurrent"]["requests"] == 3 and result["concurrent"]["rtf"]["count"] == 3
+    assert result["warm"]["long"]["audio_s"] > result["warm"]["short"]["audio_s"] > 1.0
+    assert 0 < result["warm"]["medium"]["rtf"]["p50"] < 1
+    assert plot.read_bytes().startswith(b"\x89PNG")
