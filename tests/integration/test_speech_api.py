@@ -40,6 +40,7 @@ def _assert_works(client: TestClient) -> None:
     ("change", "status", "param"),
     [
         ({"input": ""}, 400, "input"),
+        ({"input": "... ```\ncode only\n```"}, 400, "input"),
         ({"input": "x" * 4097}, 400, "input"),
         ({"voice": "no-such-voice"}, 400, "voice"),
         ({"voice": {"id": "no-such-voice"}}, 400, "voice"),

@@ -16,6 +16,7 @@ from voxrt.audio.encode import MEDIA_TYPES, SpeechFormat, StreamEncoder
 from voxrt.errors import InvalidRequest, ModelNotReady, NotFound, VoxrtError
 from voxrt.server.auth import require_api_key
 from voxrt.tts import SynthesisMetrics, TTSEngine
+from voxrt.tts.chunker import split_text
 
 __all__ = ["MODEL_ALIASES", "OUTPUT_RATE", "router", "tts_models"]
 
@@ -174,6 +175,8 @@ async def create_speech(request: Request) -> Response:
     params = await _body(request)
     engine = _engine(request, params.model)
     voice = engine.resolve_voice(params.voice if isinstance(params.voice, str) else params.voice.id)
+    if not split_text(params.input):
+        raise InvalidRequest("input: nothing to say (no letters or digits outside markup).", param="input")
     log.info(
         "speech: %d chars, voice %s, %s%s",
         len(params.input),
