@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from voxrt.asr import ASREngine, TranscriptionOptions, create_asr_engine
 from voxrt.bench.wer import wer
-from voxrt.config import AsrSettings, TtsSettings
+from voxrt.config import AsrSettings, ConfigError, TtsSettings
 from voxrt.errors import InvalidRequest
 from voxrt.tts import ENGINES, SynthesisMetrics, TTSEngine, create_tts_engine
 
@@ -130,3 +134,30 @@ def test_voices(tts: TTSEngine) -> None:
     with pytest.raises(InvalidRequest) as error:
         tts.resolve_voice("no-such-voice")
     assert error.value.param == "voice"
+
+
+def test_config_errors_name_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"tts\.kokoro_voices = .*voxrt setup kokoro"):
+        create_tts_engine(TtsSettings(engine="kokoro", kokoro_voices=tmp_path / "missing.npz"))
+    with pytest.raises(ConfigError, match=r"tts\.model = .*no such Piper voice"):
+        create_tts_engine(TtsSettings(engine="piper", model=tmp_path / "missing.onnx"))
+    (tmp_path / "voice.onnx").write_bytes(b"")
+    with pytest.raises(ConfigError, match=r"voice\.onnx\.json is missing"):
+        create_tts_engine(TtsSettings(engine="piper", model=tmp_path / "voice.onnx"))
+    engine = create_tts_engine(TtsSettings(engine="espeak", voice="no-such-voice"))
+    with pytest.raises(ConfigError, match=r"tts\.voice = 'no-such-voice'"):
+        engine.load(warmup=False)
+    engine.close()
+
+
+def test_serve_stops_on_a_bad_tts_config(tmp_path: Path) -> None:
+    env = {**os.environ, "VOXRT_TTS__ENGINE": "kokoro", "VOXRT_TTS__KOKORO_VOICES": str(tmp_path / "x.npz")}
+    done = subprocess.run(
+        [sys.executable, "-m", "voxrt.cli", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2 and "tts.kokoro_voices" in done.stderr, done.stderr

