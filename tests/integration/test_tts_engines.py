@@ -94,7 +94,7 @@ def test_speed_changes_duration(tts: TTSEngine) -> None:
 
 
 def test_long_text_streams_in_chunks(tts: TTSEngine) -> None:
-    text = "First, a short clause. " + " ".join(SENTENCES[:4])
+    text = "First, a short clause. " + " ".join(SENTENCES[:2])  # two chunks
 
     async def run() -> tuple[int, float, float]:
         chunks = 0
