@@ -169,3 +169,17 @@ def test_prometheus_counts_speech(client: TestClient) -> None:
         ln for ln in text.splitlines() if ln.startswith('voxrt_tts_audio_seconds_total{engine="piper"}')
     )
     assert float(audio.split()[-1]) > 0.5
+
+
+def test_rest_slots_are_given_back(client: TestClient) -> None:
+    slots = client.app.state.rest_slots  # type: ignore[attr-defined]
+    for change in ({}, {"stream_format": "sse"}, {"response_format": "mp3"}):
+        assert _speech(client, {**GOOD, **change}).status_code == 200
+    assert slots.taken == 0
+    slots.taken = slots.limit  # all taken: a speech request is refused, and says when to retry
+    try:
+        busy = _speech(client, GOOD)
+    finally:
+        slots.taken = 0
+    assert busy.status_code == 503 and "retry-after" in busy.headers
+    _assert_works(client)

@@ -18,6 +18,8 @@ async def health() -> dict[str, str]:
 @router.get("/ready", summary="Models are loaded (503 until then)")
 async def ready(request: Request) -> JSONResponse:
     state = request.app.state
+    if state.sessions.draining:
+        return JSONResponse({"status": "draining"}, status_code=503)
     tts = state.tts
     if state.engine.ready and (tts is None or tts.ready):
         models = [state.engine.model_id] + ([tts.name] if tts is not None else [])

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Depends, Request
 from voxrt.errors import NotFound
 from voxrt.server.auth import require_api_key
 from voxrt.server.routers.speech import tts_models
+from voxrt.server.sessions import accepting_requests
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key), Depends(accepting_requests)])
 
 
 def _speech_models(request: Request) -> list[dict[str, Any]]:

@@ -11,17 +11,20 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.background import BackgroundTask
 
 from voxrt.audio.encode import MEDIA_TYPES, SpeechFormat, StreamEncoder
 from voxrt.errors import InvalidRequest, ModelNotReady, NotFound, VoxrtError
 from voxrt.server.auth import require_api_key
+from voxrt.server.limits import Slot
+from voxrt.server.sessions import accepting_requests
 from voxrt.tts import SynthesisMetrics, TTSEngine
 from voxrt.tts.chunker import split_text
 
 __all__ = ["MODEL_ALIASES", "OUTPUT_RATE", "router", "tts_models"]
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key), Depends(accepting_requests)])
 
 # OpenAI's speech model names; each runs the configured engine.
 MODEL_ALIASES = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
@@ -132,7 +135,11 @@ def _recorder(request: Request, into: list[SynthesisMetrics]) -> Callable[[Synth
 
 
 async def _stream(
-    engine: TTSEngine, params: SpeechRequest, voice: str, on_metrics: Callable[[SynthesisMetrics], None]
+    engine: TTSEngine,
+    params: SpeechRequest,
+    voice: str,
+    on_metrics: Callable[[SynthesisMetrics], None],
+    slot: Slot,
 ) -> AsyncIterator[bytes]:
     encoder = StreamEncoder(params.response_format, OUTPUT_RATE)
     try:
@@ -140,6 +147,8 @@ async def _stream(
             yield data
     except Exception:  # the status line is sent: all that is left is to end the body early
         log.exception("speech synthesis failed mid-stream")
+    finally:
+        slot.release()
 
 
 async def _sse(
@@ -148,6 +157,7 @@ async def _sse(
     voice: str,
     on_metrics: Callable[[SynthesisMetrics], None],
     metrics: list[SynthesisMetrics],
+    slot: Slot,
 ) -> AsyncIterator[str]:
     """``speech.audio.delta`` events (base64 of the format's bytes), then ``speech.audio.done``."""
     encoder = StreamEncoder(params.response_format, OUTPUT_RATE)
@@ -163,6 +173,8 @@ async def _sse(
     except Exception:
         log.exception("speech synthesis failed mid-stream")
         yield _event(VoxrtError("The speech synthesis failed.").body())
+    finally:
+        slot.release()
 
 
 def _event(data: dict[str, Any]) -> str:
@@ -186,7 +198,11 @@ async def create_speech(request: Request) -> Response:
     )
     metrics: list[SynthesisMetrics] = []
     record = _recorder(request, metrics)
+    # one REST slot, shared with transcription, held until the body is sent (or never starts)
+    slot = request.app.state.rest_slots.acquire()
+    release = BackgroundTask(slot.release)
     if params.stream_format == "sse":
-        return StreamingResponse(_sse(engine, params, voice, record, metrics), media_type="text/event-stream")
-    media_type = MEDIA_TYPES[params.response_format]
-    return StreamingResponse(_stream(engine, params, voice, record), media_type=media_type)
+        body = _sse(engine, params, voice, record, metrics, slot)
+        return StreamingResponse(body, media_type="text/event-stream", background=release)
+    body_audio = _stream(engine, params, voice, record, slot)
+    return StreamingResponse(body_audio, media_type=MEDIA_TYPES[params.response_format], background=release)
