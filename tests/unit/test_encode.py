@@ -56,3 +56,11 @@ def test_wav_header_has_the_true_rate_and_unknown_sizes() -> None:
 def test_bytes_stream_before_the_end(fmt: str) -> None:
     parts = _encode(fmt, _tone(2.0))
     assert sum(len(p) for p in parts[:-1]) > 0, "everything was held until finish()"
+
+
+@pytest.mark.parametrize("fmt", SPEECH_FORMATS)
+def test_close_without_finishing(fmt: str) -> None:
+    encoder = StreamEncoder(fmt, RATE)  # type: ignore[arg-type]
+    encoder.encode(_tone(0.5))
+    encoder.close()
+    encoder.close()  # twice is harmless

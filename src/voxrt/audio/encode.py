@@ -108,6 +108,12 @@ class StreamEncoder:
         self._container = None
         return head + self._sink.take()
 
+    def close(self) -> None:
+        """Release the encoder without finishing the stream (the client went away)."""
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
     def _mux(self, samples: np.ndarray) -> bytes:
         assert self._stream is not None and self._container is not None and self._sink is not None
         if len(samples) == 0:

@@ -113,13 +113,16 @@ async def _audio(
     speech = engine.synthesize(
         params.input, voice, params.speed, sample_rate=encoder.rate, on_metrics=on_metrics
     )
-    async for chunk in speech:
-        data = encoder.encode(chunk)
-        if data:
-            yield data
-    tail = encoder.finish()
-    if tail:
-        yield tail
+    try:
+        async for chunk in speech:
+            data = encoder.encode(chunk)
+            if data:
+                yield data
+        tail = encoder.finish()
+        if tail:
+            yield tail
+    finally:
+        encoder.close()
 
 
 def _recorder(request: Request, into: list[SynthesisMetrics]) -> Callable[[SynthesisMetrics], None]:
