@@ -171,6 +171,7 @@ _BENCHES = {
     "stream": ("voxrt.bench.stream", "realtime latency and capacity"),
     "engine": ("voxrt.bench.engine", "one recognizer: latency and tokens/s"),
     "tts": ("voxrt.bench.tts", "speech synthesis: first audio and RTF per engine"),
+    "soak": ("voxrt.bench.soak", "many sessions for a long time: growth and failures"),
 }
 
 

@@ -268,6 +268,40 @@ class RealtimeSettings(_Section):
         le=10000,
         description="Least audio between two partial decodes of an utterance; grows under load.",
     )
+    # -- per-session bounds against hostile or broken clients --
+    max_pending_commits: int = Field(
+        4,
+        ge=1,
+        le=1000,
+        description="Committed utterances of one session waiting for their transcript; a commit past "
+        "it gets an error (manual turns) or a failed transcription (server VAD) and is not queued.",
+    )
+    max_audio_rate: float = Field(
+        4.0,
+        ge=1.0,
+        le=1000.0,
+        description="Sustained rate, in seconds of audio per second, at which a session may send audio "
+        "(1 = real time); audio beyond it and beyond audio_burst_s is refused with an error.",
+    )
+    audio_burst_s: float = Field(
+        20.0,
+        ge=1.0,
+        le=3600.0,
+        description="Audio, in seconds, a session may send ahead of max_audio_rate at once (a client "
+        "catching up after a network hiccup, or a short file sent whole).",
+    )
+    max_messages_per_s: int = Field(
+        250,
+        ge=10,
+        le=100000,
+        description="WebSocket messages per second read from one session, with a burst of four "
+        "seconds' worth; past it the rest wait in the socket (every message costs the server to read).",
+    )
+    vad_gate_commits: bool = Field(
+        True,
+        description="Run the VAD over manually committed audio and skip the decode when it holds no "
+        "speech: the transcript is empty instead of what Whisper makes up from silence.",
+    )
 
 
 class TtsSettings(_Section):

@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import json
+import functools
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from pydantic import ValidationError
 
 from voxrt.asr import ASREngine, TranscriptionOptions
@@ -28,22 +30,26 @@ from voxrt.asr.streaming import (
     StreamEvent,
     StreamingRecognizer,
 )
+from voxrt.audio.decode import SAMPLE_RATE
 from voxrt.audio.pcm import StreamDecoder
 from voxrt.config import Settings
-from voxrt.errors import InvalidAudio, VoxrtError
+from voxrt.errors import InvalidAudio, InvalidRequest, VoxrtError
 from voxrt.realtime.events import (
     BetaSessionIn,
     InvalidEvent,
-    InvalidJson,
     SessionConfig,
     SessionIn,
     TurnDetection,
     UnknownEvent,
     error_event,
+    parse_event,
     server_event,
+    shorten,
     validation_error,
 )
+from voxrt.realtime.limits import RateLimit
 from voxrt.vad import Segmenter, VADModel
+from voxrt.vad.gate import scan_for_speech
 
 __all__ = ["TranscriptionSession"]
 
@@ -52,6 +58,10 @@ log = logging.getLogger(__name__)
 Handler = Callable[["TranscriptionSession", dict[str, Any]], None]
 _handlers: dict[str, Handler] = {}
 _OUTBOX_EVENTS = 1000  # events queued for a client that is not reading before it is dropped
+# Audio goes through the VAD at most this much per turn of the event loop, so one large append
+# cannot hold up every other connection (Silero: ~3 ms for 0.5 s).
+_FEED_SAMPLES = SAMPLE_RATE // 2
+_REFUSAL_REPORT_S = 1.0  # refused appends earn at most one error event per second
 
 
 def _handles(event_type: str) -> Callable[[Handler], Handler]:
@@ -69,8 +79,8 @@ class SlowClient(Exception):
 class TranscriptionSession:
     """State and protocol of one ``/v1/realtime?intent=transcription`` connection.
 
-    Client events go in through ``receive_text`` / ``receive_bytes``; server events
-    come out, in order, from ``next_event``.
+    Client events go in through ``receive_text`` / ``receive_bytes``, awaited one
+    at a time in arrival order; server events come out, in order, from ``next_event``.
     """
 
     def __init__(self, settings: Settings, engine: ASREngine, vad: VADModel) -> None:
@@ -83,6 +93,16 @@ class TranscriptionSession:
         self._overflowed = False
         self._previous_item: str | None = None
         self.decoder = StreamDecoder(self.config.format)
+        limits = settings.realtime
+        self._rate = RateLimit(limits.max_audio_rate, limits.audio_burst_s)
+        self._refused = 0
+        self._refusal_reported_at = -_REFUSAL_REPORT_S  # monotonic time of the last refusal error
+        self._incoming: list[np.ndarray] = []  # audio of the current message, fed to the VAD in slices
+        gate = None
+        if limits.vad_gate_commits:
+            gate = functools.partial(
+                _has_speech, vad, settings.vad.threshold, settings.vad.min_speech_duration_ms
+            )
         self.recognizer = StreamingRecognizer(
             engine,
             self._segmenter(),
@@ -92,6 +112,8 @@ class TranscriptionSession:
             speculative_final=settings.realtime.speculative_final,
             partial_interval_ms=settings.realtime.partial_interval_ms,
             max_buffer_s=settings.realtime.max_buffer_s,
+            max_pending=limits.max_pending_commits,
+            speech_gate=gate,
         )
         self._emit(server_event("session.created", session=self.config.to_wire()))
 
@@ -122,30 +144,30 @@ class TranscriptionSession:
         """Return once every committed utterance has had its final event queued (server drain)."""
         await self.recognizer.settle()
 
-    def receive_text(self, text: str) -> None:
+    async def receive_text(self, text: str) -> None:
         """Handle one JSON client event; a bad one gets an ``error`` event and is dropped."""
         event_id = None
         try:
-            try:
-                event = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise InvalidJson(f"The message is not valid JSON: {exc.msg}.") from None
-            if not isinstance(event, dict):
-                raise InvalidJson("A client event must be a JSON object.")
-            event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
+            event, event_id = parse_event(text)
             kind = event.get("type")
             handler = _handlers.get(kind) if isinstance(kind, str) else None
             if handler is None:
-                raise UnknownEvent(f"Unknown client event type {kind!r}.", param="type")
+                shown = shorten(kind) if isinstance(kind, str) else kind
+                raise UnknownEvent(f"Unknown client event type {shown!r}.", param="type")
             handler(self, event)
+            await self._feed()
         except VoxrtError as exc:
+            self._incoming.clear()
             self._emit(error_event(exc, event_id))
 
-    def receive_bytes(self, data: bytes) -> None:
+    async def receive_bytes(self, data: bytes) -> None:
         """A binary frame: raw audio in the session's format (voxrt's extension of the protocol)."""
         try:
-            self._append(data)
+            if self._admit(len(data)):
+                self._incoming.append(self.decoder.push(data))
+            await self._feed()
         except VoxrtError as exc:
+            self._incoming.clear()
             self._emit(error_event(exc))
 
     def refuse(self, error: VoxrtError) -> None:
@@ -175,11 +197,13 @@ class TranscriptionSession:
         audio = event.get("audio")
         if not isinstance(audio, str):
             raise InvalidEvent("input_audio_buffer.append needs 'audio', a base64 string.", param="audio")
+        if not self._admit(len(audio) * 3 // 4):  # judged before decoding: refusing must be cheap
+            return
         try:
             data = base64.b64decode(audio, validate=True)
         except (binascii.Error, ValueError):
             raise InvalidAudio("The audio is not valid base64.", param="audio") from None
-        self._append(data)
+        self._incoming.append(self.decoder.push(data))
 
     @_handles("input_audio_buffer.commit")
     def _commit(self, event: dict[str, Any]) -> None:
@@ -192,8 +216,40 @@ class TranscriptionSession:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _append(self, data: bytes) -> None:
-        self.recognizer.push(self.decoder.push(data))
+    def _admit(self, size: int) -> bool:
+        """Whether ``size`` bytes of audio are within the session's rate; audio over it is dropped,
+        and the client hears of it once a second.
+
+        Raises:
+            VoxrtError: refused, and no refusal was reported in the last second.
+        """
+        audio_format = self.config.format
+        if self._rate.take(size / audio_format.bytes_per_sample / audio_format.rate):
+            return True
+        self._refused += 1
+        now = time.monotonic()
+        if now - self._refusal_reported_at < _REFUSAL_REPORT_S:
+            return False
+        self._refusal_reported_at, count, self._refused = now, self._refused, 0
+        limits = self.settings.realtime
+        raise InvalidRequest(
+            f"Audio is arriving faster than {limits.max_audio_rate:g}x real time (beyond a burst of "
+            f"{limits.audio_burst_s:g} s); {count} append(s) refused. Send audio at real-time pace.",
+            code="audio_rate_exceeded",
+        )
+
+    async def _feed(self) -> None:
+        """Push the message's audio to the recognizer, yielding to the event loop between slices."""
+        while self._incoming:
+            audio = self._incoming.pop(0)
+            if self.recognizer.manual:  # no VAD to run: pushing is cheap
+                self.recognizer.push(audio)
+                continue
+            for start in range(0, len(audio), _FEED_SAMPLES):
+                if start:
+                    await asyncio.sleep(0)
+                arrived_s = 0.0 if start else len(audio) / SAMPLE_RATE
+                self.recognizer.push(audio[start : start + _FEED_SAMPLES], arrived_s)
 
     def _apply(self, update: SessionIn, reply: str) -> None:
         old = self.config
@@ -283,6 +339,11 @@ class TranscriptionSession:
                     )
                 ]
         raise AssertionError(f"unhandled stream event {event!r}")
+
+
+def _has_speech(vad: VADModel, threshold: float, min_speech_ms: int, audio: np.ndarray) -> bool:
+    """Whether committed audio holds speech (blocking: run off the event loop)."""
+    return any(scan_for_speech(vad, audio, threshold, min_speech_ms))
 
 
 def _metrics(metrics: Any) -> dict[str, Any]:

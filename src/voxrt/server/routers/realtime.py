@@ -2,7 +2,10 @@
 
 The API key is checked before the WebSocket is accepted: from the
 ``Authorization: Bearer`` header, or from an ``openai-insecure-api-key.<key>``
-subprotocol as browsers send it. Every limit of a session (count, idle time,
+subprotocol as browsers send it. A browser's ``Origin`` must be one of
+``server.cors_origins`` or the server's own (so that a web page elsewhere cannot
+open a session on a keyless loopback server); clients that send none are not
+browsers and pass. Every limit of a session (count, idle time,
 length, message size, unread events) ends in an ``error`` event and a close
 with a reason; nothing a client does can hold server memory without bound.
 """
@@ -13,16 +16,18 @@ import asyncio
 import contextlib
 import json
 import logging
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket
 from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketDisconnect
 
 from voxrt.config import RealtimeSettings
-from voxrt.errors import InvalidRequest, ModelNotReady, Unauthorized, VoxrtError
+from voxrt.errors import InvalidRequest, ModelNotReady, OriginNotAllowed, Unauthorized, VoxrtError
 from voxrt.logs import session_id
 from voxrt.metrics import Metrics
 from voxrt.realtime.events import error_event
+from voxrt.realtime.limits import RateLimit
 from voxrt.realtime.session import SlowClient, TranscriptionSession
 from voxrt.server.auth import is_valid, key_from_headers
 
@@ -32,6 +37,7 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 _KEY_PROTOCOL = "openai-insecure-api-key."
+_TURN_S = 0.005  # longest run of one connection's buffered messages before others get the loop
 CLOSE_NORMAL, CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_ERROR, CLOSE_RETRY = 1000, 1008, 1009, 1011, 1013
 
 
@@ -43,6 +49,27 @@ def _offered_key(websocket: WebSocket) -> str | None:
         if protocol.startswith(_KEY_PROTOCOL):
             return str(protocol[len(_KEY_PROTOCOL) :])
     return None
+
+
+def _origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> bool:
+    """A missing ``Origin`` (not a browser), one listed in ``server.cors_origins``, or the server's
+    own: the same host and port as the ``Host`` the browser connected to."""
+    if origin is None or "*" in allowed:
+        return True
+    if origin.rstrip("/").lower() in {o.rstrip("/").lower() for o in allowed}:
+        return True
+    try:
+        page = urlsplit(origin)
+        server = urlsplit("//" + (host or ""))
+        default = {"http": 80, "https": 443}.get(page.scheme)
+        return (
+            default is not None
+            and page.hostname is not None
+            and page.hostname == server.hostname
+            and (page.port or default) == (server.port or default)
+        )
+    except ValueError:  # a malformed port
+        return False
 
 
 async def _deny(websocket: WebSocket, error: VoxrtError) -> None:
@@ -76,6 +103,11 @@ async def _close_with(
 @router.websocket("/v1/realtime")
 async def realtime(websocket: WebSocket, intent: str | None = None) -> None:
     state = websocket.app.state
+    origin = websocket.headers.get("origin")
+    if not _origin_allowed(origin, websocket.headers.get("host"), state.settings.server.cors_origins):
+        log.info("refused a realtime connection from origin %.80r", origin)
+        await _deny(websocket, OriginNotAllowed("This origin may not open realtime sessions."))
+        return
     if not is_valid(_offered_key(websocket), state.api_keys):
         await _deny(websocket, Unauthorized("Invalid or missing API key."))
         return
@@ -133,6 +165,9 @@ async def _receive_events(
 ) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limits.max_session_s
+    turn_started = loop.time()
+    messages = RateLimit(limits.max_messages_per_s, 4 * limits.max_messages_per_s)
+    throttled = False
     while True:
         remaining = deadline - loop.time()
         if remaining <= 0:
@@ -157,6 +192,21 @@ async def _receive_events(
             with contextlib.suppress(RuntimeError):
                 await websocket.close(code=CLOSE_POLICY, reason="client is not reading events")
             return
+        if not messages.take(1):
+            # Read no faster than the limit: unread messages wait in the socket, where they cost
+            # nothing, and the client's sends block (closing would not help: uvicorn goes on
+            # reading until the client answers the close, for up to 10 s).
+            if not throttled:
+                throttled = True
+                session.refuse(
+                    InvalidRequest(
+                        f"More than {limits.max_messages_per_s} messages a second: they are now read "
+                        "at that rate. Send fewer, larger ones.",
+                        code="rate_limit_exceeded",
+                    )
+                )
+            while not messages.take(1):
+                await asyncio.sleep(1 / limits.max_messages_per_s)
         text, data = message.get("text"), message.get("bytes")
         size = len(text) if text is not None else len(data or b"")
         if size > limits.max_message_bytes:
@@ -168,9 +218,13 @@ async def _receive_events(
             continue
         try:
             if text is not None:
-                session.receive_text(text)
+                await session.receive_text(text)
             elif data is not None:
-                session.receive_bytes(data)
+                await session.receive_bytes(data)
         except Exception:  # a bug must not end other sessions, nor this one
             log.exception("realtime event handling failed")
             session.refuse(VoxrtError("The server failed to handle the event."))
+        if loop.time() - turn_started > _TURN_S:
+            # Messages already buffered are taken without suspending: give other connections a turn.
+            await asyncio.sleep(0)
+            turn_started = loop.time()
