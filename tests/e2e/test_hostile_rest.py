@@ -89,7 +89,7 @@ _PART_HEAD = b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.w
 def test_headers_sent_a_byte_at_a_time_are_cut_off(server: ServerProcess) -> None:
     with _connect(server) as sock:
         open_s, received = _drip(sock, _request_head(100) * 50, interval_s=0.2, limit_s=4 * HEADER_TIMEOUT_S)
-    assert open_s < HEADER_TIMEOUT_S + 1.5, f"still open after {open_s:.1f} s"
+    assert open_s < HEADER_TIMEOUT_S + 4, f"still open after {open_s:.1f} s"  # margin: a busy CPU
     assert received == b""
     assert httpx.get(f"{server.base_url}/health").status_code == 200
 
@@ -98,7 +98,7 @@ def test_a_body_sent_a_byte_at_a_time_gets_a_408_and_is_cut_off(server: ServerPr
     with _connect(server) as sock:
         sock.sendall(_request_head(100_000) + _PART_HEAD)
         open_s, received = _drip(sock, b"x" * 1000, interval_s=0.2, limit_s=4 * BODY_TIMEOUT_S)
-    assert open_s < BODY_TIMEOUT_S + 1.5, f"still open after {open_s:.1f} s"
+    assert open_s < BODY_TIMEOUT_S + 4, f"still open after {open_s:.1f} s"  # margin: a busy CPU
     assert received.startswith(b"HTTP/1.1 408"), received[:200]
     assert b'"code":"request_timeout"' in received
 

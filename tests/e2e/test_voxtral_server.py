@@ -34,7 +34,8 @@ def voxtral_server(tmp_path_factory: pytest.TempPathFactory, tiny_voxtral: Path)
     directory = tmp_path_factory.mktemp("voxtral-server")
     config = directory / "voxrt.yaml"
     asr = {"engine": "voxtral", "model": str(tiny_voxtral), "max_new_tokens": MAX_NEW_TOKENS}
-    config.write_text(yaml.safe_dump({"asr": asr}))
+    # the test audio is noise (random weights read nothing anyway): no upload VAD gate
+    config.write_text(yaml.safe_dump({"asr": asr, "audio": {"rest_vad": False}}))
     with running_server(directory / "server.log", config=config) as process:
         yield process
 
