@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from voxrt.bench.corpus import SENTENCES, Utterance, synthesize, write_corpus, write_wav
+from voxrt.bench.realspeech import ManifestEntry, build_manifest, load_manifest
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +37,25 @@ def tiny_voxtral(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from voxrt.bench.random_voxtral import build_random_voxtral
 
     return build_random_voxtral(tmp_path_factory.mktemp("voxtral") / "tiny-voxtral")
+
+
+def _slice(entries: list[ManifestEntry], count: int) -> list[ManifestEntry]:
+    """``count`` entries spread evenly over the set (prompts of a kind sit together in it)."""
+    step = max(len(entries) // count, 1)
+    return entries[::step][:count]
+
+
+@pytest.fixture(scope="session")
+def real_english() -> list[ManifestEntry]:
+    """30 real English prompts (Debian's Asterisk set, fetched on first use; one speaker, 8 kHz)."""
+    return _slice(load_manifest(build_manifest("en")), 30)
+
+
+@pytest.fixture(scope="session")
+def real_prompts() -> dict[str, list[ManifestEntry]]:
+    """Real Spanish and French prompts of 5-12 words, a few each."""
+    chosen = {}
+    for lang in ("es", "fr"):
+        entries = [e for e in load_manifest(build_manifest(lang)) if 5 <= len(e.text.split()) <= 12]
+        chosen[lang] = _slice(entries, 4)
+    return chosen

@@ -144,6 +144,10 @@ def _config(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    if args.bench == "accuracy":
+        from voxrt.bench.accuracy import run as bench_accuracy
+
+        return bench_accuracy(args, _settings(args))
     if args.bench == "compare":
         from voxrt.bench.compare import run as bench_compare
 
@@ -189,7 +193,7 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
-    from voxrt.bench import compare, engine, stream, transcribe
+    from voxrt.bench import accuracy, compare, engine, stream, transcribe
 
     transcribe.add_arguments(
         bench_sub.add_parser("transcribe", parents=[common], help="REST throughput vs direct")
@@ -199,6 +203,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     engine.add_arguments(
         bench_sub.add_parser("engine", parents=[common], help="one recognizer: latency and tokens/s")
+    )
+    accuracy.add_arguments(
+        bench_sub.add_parser("accuracy", parents=[common], help="WER of each path on real speech")
     )
     compare.add_arguments(
         bench_sub.add_parser("compare", parents=[common], help="voxrt beside WhisperLive and WhisperLiveKit")

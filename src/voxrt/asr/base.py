@@ -115,6 +115,14 @@ class ASREngine(ABC):
     def close(self) -> None:
         self._pool.shutdown()
 
+    def check_options(self, options: TranscriptionOptions) -> None:
+        """Refuse options this engine cannot honour, before any decode is queued.
+
+        Raises:
+            VoxrtError: an option the model cannot serve (e.g. a language it does not know).
+        """
+        del options  # every option is acceptable unless an engine says otherwise
+
     def applied_options(self, options: TranscriptionOptions) -> TranscriptionOptions:
         """The options this engine really applies to a request: it drops what it cannot do."""
         return options
@@ -166,6 +174,7 @@ class ASREngine(ABC):
     ) -> AsyncIterator[Segment]:
         if not self._ready:
             raise ModelNotReady("The speech recognition model is still loading; retry shortly.")
+        self.check_options(options)
         loop = asyncio.get_running_loop()
         job = asyncio.wrap_future(
             self._pool.submit(priority, lambda: self._produce(audio, options, run, loop)), loop=loop

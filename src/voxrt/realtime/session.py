@@ -193,7 +193,9 @@ class TranscriptionSession:
 
     def _apply(self, update: SessionIn, reply: str) -> None:
         old = self.config
-        self.config = old.apply(update)
+        new = old.apply(update)
+        self.recognizer.engine.check_options(TranscriptionOptions(language=new.language))
+        self.config = new
         if self.config.format != old.format:
             self.decoder = StreamDecoder(self.config.format)
         if self.config.turn_detection != old.turn_detection:
