@@ -117,4 +117,4 @@ def test_bad_input_through_sdk(client: openai.OpenAI, corpus: list[Utterance]) -
 
 
 def test_models(client: openai.OpenAI) -> None:
-    assert [m.id for m in client.models.list()] == ["tiny.en"]
+    assert [m.id for m in client.models.list()] == ["tiny.en", "base"]

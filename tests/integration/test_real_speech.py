@@ -65,3 +65,30 @@ def test_rest_reads_real_speech_as_well_as_the_model(
     for response_format in ("json", "srt"):
         rest = wer(references, _rest(client, real_english, response_format))
         assert rest <= raw + 0.01, (response_format, rest, raw)
+
+
+def test_english_only_model_refuses_other_languages(
+    client: TestClient, real_english: list[ManifestEntry]
+) -> None:
+    audio = real_english[0].audio.read_bytes()
+    response = client.post(
+        "/v1/audio/transcriptions", files={"file": ("a.wav", audio)}, data={"language": "es"}
+    )
+    error = response.json()["error"]
+    assert response.status_code == 400 and error["code"] == "unsupported_language"
+    assert error["param"] == "language" and "English-only" in error["message"]
+    with client.websocket_connect("/v1/realtime?intent=transcription") as ws:
+        assert ws.receive_json()["type"] == "session.created"
+        transcription = {"language": "fr"}
+        ws.send_json(
+            {
+                "type": "session.update",
+                "session": {"type": "transcription", "audio": {"input": {"transcription": transcription}}},
+            }
+        )
+        event = ws.receive_json()
+        assert event["type"] == "error" and event["error"]["code"] == "unsupported_language", event
+        ws.send_json({"type": "session.update", "session": {"type": "transcription"}})
+        assert ws.receive_json()["session"]["audio"]["input"]["transcription"]["language"] is None
+    # English is served as before
+    assert client.post("/v1/audio/transcriptions", files={"file": ("a.wav", audio)}).status_code == 200

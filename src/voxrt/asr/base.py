@@ -32,6 +32,8 @@ class TranscriptionOptions:
     word_timestamps: bool = False
     # False lets an engine skip segment timing (one segment spans the audio) when that is faster
     timestamps: bool = True
+    # a partial hypothesis that a final decode will replace: an engine may trade accuracy for speed
+    draft: bool = False
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,8 @@ class FasterWhisperEngine(ASREngine):
 
         s, model = self._settings, self._model
         duration = len(audio) / SAMPLE_RATE
-        encoded_s = min(_WINDOW_S, max(s.min_encoder_s, duration + _TRAILING_SILENCE_S))
+        min_s = s.partial_min_encoder_s if options.draft else s.min_encoder_s
+        encoded_s = min(_WINDOW_S, max(min_s, duration + _TRAILING_SILENCE_S))
         padded = np.pad(audio, (0, max(0, int(encoded_s * SAMPLE_RATE) - len(audio))))
         features = model.feature_extractor(padded)
         encoded = model.encode(features[:, : features.shape[-1] // 2 * 2])  # the encoder halves frames
