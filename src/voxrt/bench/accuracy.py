@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--manifest", type=Path, help='JSONL, {"audio": path, "text": reference} per line')
     parser.add_argument("--limit", type=int, help="only the first N utterances")
     parser.add_argument(
+        "--model", help="asr.model for the raw path and the server, e.g. base (default: config)"
+    )
+    parser.add_argument(
         "--paths", type=_paths, default=list(PATHS), help=f"comma-separated, of {','.join(PATHS)} (all)"
     )
     parser.add_argument(
@@ -199,6 +202,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"no utterances in {manifest}")
         return 1
     env = dict(args.server_env)
+    if args.model:
+        settings = settings.model_copy(update={"asr": settings.asr.model_copy(update={"model": args.model})})
+        env["VOXRT_ASR__MODEL"] = args.model
     runs: dict[str, PathRun] = {}
     if "raw" in args.paths:
         runs["raw"] = _raw(entries, settings, args.detect_language)
