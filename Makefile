@@ -52,7 +52,7 @@ bench-accuracy: $(VENV)/.installed-dev $(VENV)/.apt-lists
 
 # voxrt beside WhisperLive and WhisperLiveKit (each installed on first run into bench-results/peers/)
 bench-compare: $(VENV)/.installed-dev
-	$(BIN)/voxrt bench compare $(ARGS)
+	$(BIN)/python -m bench.compare $(ARGS)
 
 clean:
 	rm -rf $(VENV) bench-results .pytest_cache .mypy_cache .ruff_cache

@@ -12,6 +12,12 @@ from voxrt.bench.realspeech import ManifestEntry, build_manifest, load_manifest
 
 
 @pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """``async def`` tests marked ``pytest.mark.anyio`` run on asyncio (the server's loop)."""
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[Utterance]:
     """The ten corpus sentences as Piper-spoken WAV files (22.05 kHz)."""
     return write_corpus(tmp_path_factory.mktemp("corpus"))

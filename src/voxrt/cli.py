@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import ipaddress
 import json
 import logging
@@ -143,29 +144,22 @@ def _config(args: argparse.Namespace) -> int:
     return 0
 
 
+# voxrt bench NAME: the module that holds its ``add_arguments`` and ``run``, imported only when used
+_BENCHES = {
+    "transcribe": ("voxrt.bench.transcribe", "REST throughput vs direct"),
+    "stream": ("voxrt.bench.stream", "realtime latency and capacity"),
+    "engine": ("voxrt.bench.engine", "one recognizer: latency and tokens/s"),
+    "accuracy": ("voxrt.bench.accuracy", "WER of each path on real speech"),
+}
+
+
 def _bench(args: argparse.Namespace) -> int:
-    if args.bench == "accuracy":
-        from voxrt.bench.accuracy import run as bench_accuracy
-
-        return bench_accuracy(args, _settings(args))
-    if args.bench == "compare":
-        from voxrt.bench.compare import run as bench_compare
-
-        return bench_compare(args, _settings(args))
-    if args.bench == "engine":
-        from voxrt.bench.engine import run as bench_engine
-
-        return bench_engine(args, _settings(args))
-    if args.bench == "stream":
-        from voxrt.bench.stream import run as bench_stream
-
-        return bench_stream(args, _settings(args))
-    from voxrt.bench.transcribe import run as bench_transcribe
-
-    return bench_transcribe(args, _settings(args))
+    module = importlib.import_module(_BENCHES[args.bench][0])
+    return int(module.run(args, _settings(args)))
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(argv: list[str]) -> argparse.ArgumentParser:
+    """The command line; a benchmark's own options are added only when ``argv`` runs one."""
     parser = argparse.ArgumentParser(prog="voxrt", description="Self-hosted real-time voice AI server.")
     parser.add_argument("--version", action="version", version=f"voxrt {_version()}")
     common = argparse.ArgumentParser(add_help=False)
@@ -193,23 +187,10 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
-    from voxrt.bench import accuracy, compare, engine, stream, transcribe
-
-    transcribe.add_arguments(
-        bench_sub.add_parser("transcribe", parents=[common], help="REST throughput vs direct")
-    )
-    stream.add_arguments(
-        bench_sub.add_parser("stream", parents=[common], help="realtime latency and capacity")
-    )
-    engine.add_arguments(
-        bench_sub.add_parser("engine", parents=[common], help="one recognizer: latency and tokens/s")
-    )
-    accuracy.add_arguments(
-        bench_sub.add_parser("accuracy", parents=[common], help="WER of each path on real speech")
-    )
-    compare.add_arguments(
-        bench_sub.add_parser("compare", parents=[common], help="voxrt beside WhisperLive and WhisperLiveKit")
-    )
+    for name, (module, text) in _BENCHES.items():
+        bench_parser = bench_sub.add_parser(name, parents=[common], help=text)
+        if argv[:2] == ["bench", name]:
+            importlib.import_module(module).add_arguments(bench_parser)
     bench.set_defaults(func=_bench)
     return parser
 
@@ -221,7 +202,8 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser(argv).parse_args(argv)
     try:
         return int(args.func(args))
     except ConfigError as exc:

@@ -48,6 +48,9 @@ class ServerSettings(_Section):
         default_factory=list,
         description="Origins allowed by CORS, e.g. https://app.example.com ('*': any); none by default.",
     )
+    metrics: bool = Field(
+        True, description="Serve Prometheus metrics at GET /metrics (no API key: scrapers send none)."
+    )
 
 
 class AudioSettings(_Section):

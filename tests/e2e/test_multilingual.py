@@ -59,17 +59,16 @@ async def _realtime(server: ServerProcess, entry: ManifestEntry, language: str |
     silence = np.zeros(RATE // 2, "<i2")
     data = np.concatenate([silence, clip.pcm, silence, silence, silence]).tobytes()
     sdk = openai.AsyncOpenAI(api_key=KEY, websocket_base_url=server.base_url.replace("http", "ws") + "/v1")
-    transcription: dict[str, Any] = {"language": language} if language else {}
+    audio_input: dict[str, Any] = {"format": {"type": "audio/pcm", "rate": RATE}}
+    if language:
+        audio_input["transcription"] = {"language": language}
+    session: Any = {"type": "transcription", "audio": {"input": audio_input}}
     async with sdk.realtime.connect(model="base", extra_query={"intent": "transcription"}) as conn:
-        await conn.session.update(
-            session={
-                "type": "transcription",
-                "audio": {"input": {"format": {"type": "audio/pcm", "rate": RATE}, **transcription}},
-            }
-        )
+        await conn.session.update(session=session)
         step = RATE * 2 // 25  # 40 ms chunks, sent four times faster than real time
         for offset in range(0, len(data), step):
-            await conn.input_audio_buffer.append(audio=base64.b64encode(data[offset : offset + step]).decode())
+            chunk = base64.b64encode(data[offset : offset + step]).decode()
+            await conn.input_audio_buffer.append(audio=chunk)
             await asyncio.sleep(0.01)
         async with asyncio.timeout(30):
             async for event in conn:

@@ -210,9 +210,9 @@ def test_cuda_asked_for_but_absent_fails_at_start(tiny_voxtral: Path) -> None:
 def test_streaming_sessions_run_partial_decodes_on_voxtral(
     engine: VoxtralEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from voxrt.asr.scheduler import Priority
     from voxrt.asr.streaming import Completed, SpeechStopped, StreamEvent, StreamingRecognizer
     from voxrt.config import VadSettings
+    from voxrt.runtime.pool import Priority
     from voxrt.vad import Segmenter, create_vad
 
     decodes: list[tuple[Priority, bool]] = []  # (priority, did the utterance already end)

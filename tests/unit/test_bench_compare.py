@@ -1,20 +1,20 @@
-"""The pure parts of ``voxrt bench compare``: each system's messages turned into final and partial
+"""The pure parts of ``python -m bench.compare``: each system's messages turned into final and partial
 text, word timing, alignment to the known text, percentiles with missing finals, the ratio table."""
 
 from __future__ import annotations
 
+import argparse
 import json
 from typing import Any
 
 import pytest
 
-from voxrt.bench.compare import percentiles_missing, ratio_table
-from voxrt.bench.peers.score import align, committed_word_times, score_session, settled
-from voxrt.bench.peers.session import Snapshot
-from voxrt.bench.peers.voxrt_system import RealtimeProtocol
-from voxrt.bench.peers.whisperlive import WhisperLiveProtocol
-from voxrt.bench.peers.whisperlivekit import WhisperLiveKitProtocol
-from voxrt.cli import _parser
+from bench.compare.compare import add_arguments, percentiles_missing, ratio_table
+from bench.compare.peers.score import align, committed_word_times, score_session, settled
+from bench.compare.peers.session import Snapshot
+from bench.compare.peers.voxrt_system import RealtimeProtocol
+from bench.compare.peers.whisperlive import WhisperLiveProtocol
+from bench.compare.peers.whisperlivekit import WhisperLiveKitProtocol
 
 
 def _segment(start: float, end: float, text: str, completed: bool) -> dict[str, object]:
@@ -181,5 +181,7 @@ def test_ratio_table_divides_voxrt_by_each_peer() -> None:
 
 
 def test_cli_accepts_bench_compare() -> None:
-    args = _parser().parse_args(["bench", "compare", "--systems", "voxrt", "--sweep", "4,1,2"])
-    assert args.bench == "compare" and args.sweep == [1, 2, 4] and args.repeats == 3
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--systems", "voxrt", "--sweep", "4,1,2"])
+    assert args.sweep == [1, 2, 4] and args.repeats == 3

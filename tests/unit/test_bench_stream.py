@@ -76,9 +76,8 @@ def test_process_cpu_s() -> None:
 
 
 def test_cli_parses_bench_stream() -> None:
-    args = _parser().parse_args(
-        ["bench", "stream", "--sweep", "4,1,2", "--server-env", "VOXRT_A=b=c", "--server-env", "X=1"]
-    )
+    argv = ["bench", "stream", "--sweep", "4,1,2", "--server-env", "VOXRT_A=b=c", "--server-env", "X=1"]
+    args = _parser(argv).parse_args(argv)
     assert args.bench == "stream"
     assert args.sweep == [1, 2, 4]
     assert args.server_env == [("VOXRT_A", "b=c"), ("X", "1")]
@@ -88,4 +87,4 @@ def test_cli_parses_bench_stream() -> None:
 @pytest.mark.parametrize("bad", [["--sweep", "0,1"], ["--sweep", "a"], ["--server-env", "NOVALUE"]])
 def test_cli_refuses_bad_options(bad: list[str]) -> None:
     with pytest.raises(SystemExit):
-        _parser().parse_args(["bench", "stream", *bad])
+        _parser(["bench", "stream", *bad]).parse_args(["bench", "stream", *bad])

@@ -3,19 +3,18 @@ an engine implements ``_load`` and ``_decode``."""
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import logging
-import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from voxrt.asr.scheduler import Priority, PriorityPool
 from voxrt.audio.decode import SAMPLE_RATE
 from voxrt.errors import ModelNotReady
+from voxrt.runtime import Priority, PriorityPool, iterate
 
 __all__ = ["ASREngine", "Segment", "Transcription", "TranscriptionOptions", "Word"]
 
@@ -79,10 +78,8 @@ class Transcription:
 
 @dataclass
 class _Run:
-    """State shared between the event loop and the worker thread of one streaming decode."""
+    """What one decode reports besides its segments."""
 
-    queue: asyncio.Queue[Segment | BaseException | None]
-    stop: threading.Event = field(default_factory=threading.Event)
     language: str | None = None
 
 
@@ -117,6 +114,10 @@ class ASREngine(ABC):
     def close(self) -> None:
         self._pool.shutdown()
 
+    def pending(self) -> int:
+        """Decodes queued and not yet started (all priorities)."""
+        return self._pool.pending()
+
     def check_options(self, options: TranscriptionOptions) -> None:
         """Refuse options this engine cannot honour, before any decode is queued.
 
@@ -137,7 +138,7 @@ class ASREngine(ABC):
         Raises:
             ModelNotReady: called before ``load`` finished.
         """
-        async for segment in self._run(audio, options, priority, _Run(queue=asyncio.Queue())):
+        async for segment in self._run(audio, options, priority, _Run()):
             yield segment
 
     async def transcribe(
@@ -153,7 +154,7 @@ class ASREngine(ABC):
             ModelNotReady: called before ``load`` finished.
         """
         started = time.perf_counter()
-        run = _Run(queue=asyncio.Queue())
+        run = _Run()
         segments = []
         async for segment in self._run(audio, options, priority, run):
             segments.append(segment)
@@ -177,44 +178,18 @@ class ASREngine(ABC):
         if not self._ready:
             raise ModelNotReady("The speech recognition model is still loading; retry shortly.")
         self.check_options(options)
-        loop = asyncio.get_running_loop()
-        job = asyncio.wrap_future(
-            self._pool.submit(priority, lambda: self._produce(audio, options, run, loop)), loop=loop
-        )
-        try:
-            while (item := await run.queue.get()) is not None:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            run.stop.set()  # the consumer may have left early: let the worker thread finish
-            await asyncio.shield(job)
 
-    def _produce(
-        self,
-        audio: np.ndarray,
-        options: TranscriptionOptions,
-        run: _Run,
-        loop: asyncio.AbstractEventLoop,
-    ) -> None:
-        """Worker thread: consume the engine's lazy generator and hand segments to the loop."""
-        put = run.queue.put_nowait
+        def decode() -> Iterator[Segment]:
+            run.language, segments = self._decode(audio, options)
+            return segments
+
         duration = len(audio) / SAMPLE_RATE
         floor = 0.0
-        try:
-            if run.stop.is_set():  # abandoned while queued (a partial the session no longer needs)
-                return
-            run.language, segments = self._decode(audio, options)
-            for segment in segments:
-                segment = _clamp(segment, floor, duration)
-                floor = segment.start
-                loop.call_soon_threadsafe(put, segment)
-                if run.stop.is_set():
-                    break
-        except BaseException as exc:  # handed to the awaiting coroutine, which re-raises it
-            loop.call_soon_threadsafe(put, exc)
-        finally:
-            loop.call_soon_threadsafe(put, None)
+        async with contextlib.aclosing(iterate(self._pool, priority, decode)) as segments:
+            async for segment in segments:
+                clamped = _clamp(segment, floor, duration)
+                floor = clamped.start
+                yield clamped
 
     @abstractmethod
     def _load(self) -> None:

@@ -32,9 +32,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from voxrt.asr.base import ASREngine, Transcription, TranscriptionOptions
-from voxrt.asr.scheduler import Priority
 from voxrt.audio.decode import SAMPLE_RATE
 from voxrt.errors import InvalidRequest, VoxrtError
+from voxrt.runtime.pool import Priority
 from voxrt.vad import Segmenter
 from voxrt.vad import SpeechStarted as VadStarted
 from voxrt.vad import SpeechStopped as VadStopped

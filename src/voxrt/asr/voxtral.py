@@ -28,11 +28,11 @@ import numpy as np
 
 from voxrt.asr.base import ASREngine, Segment, TranscriptionOptions
 from voxrt.asr.batcher import Batcher
-from voxrt.asr.scheduler import Priority
 from voxrt.audio.decode import SAMPLE_RATE
 from voxrt.audio.pcm import wav_bytes
 from voxrt.config import AsrSettings, ConfigError
 from voxrt.errors import InvalidRequest, ModelNotReady
+from voxrt.runtime.pool import Priority
 
 __all__ = ["VOXTRAL_MINI", "VoxtralEngine", "resolve_voxtral_dir", "split_at_pauses"]
 

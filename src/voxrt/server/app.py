@@ -14,9 +14,10 @@ from fastapi.middleware.cors import CORSMiddleware
 import voxrt
 from voxrt.asr import ASREngine, create_asr_engine
 from voxrt.config import Settings
+from voxrt.metrics import Metrics, RequestMetrics
 from voxrt.server.errors import install_error_handlers
 from voxrt.server.limits import BodySizeLimit
-from voxrt.server.routers import health, models, realtime, transcriptions, web
+from voxrt.server.routers import health, metrics, models, realtime, transcriptions, web
 from voxrt.vad import create_vad
 
 __all__ = ["create_app"]
@@ -61,8 +62,12 @@ def create_app(settings: Settings, engine: ASREngine | None = None) -> FastAPI:
     app.state.sessions = 0
     app.state.load_error = None
     app.state.started_at = int(time.time())
+    app.state.metrics = Metrics(queue_depth=app.state.engine.pending)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_upload_bytes)
+    if settings.server.metrics:
+        app.add_middleware(RequestMetrics, metrics=app.state.metrics)
+        app.include_router(metrics.router)
     if settings.server.cors_origins:
         app.add_middleware(
             CORSMiddleware,

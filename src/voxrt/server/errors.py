@@ -16,7 +16,8 @@ __all__ = ["install_error_handlers"]
 log = logging.getLogger(__name__)
 
 
-def _response(error: VoxrtError, headers: dict[str, str] | None = None) -> JSONResponse:
+def _response(request: Request, error: VoxrtError, headers: dict[str, str] | None = None) -> JSONResponse:
+    request.app.state.metrics.errors.labels(error.code).inc()
     return JSONResponse(error.body(), status_code=error.status, headers=headers)
 
 
@@ -27,22 +28,22 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _voxrt(request: Request, exc: VoxrtError) -> JSONResponse:
         log.info("%s %s -> %d %s", request.method, request.url.path, exc.status, exc.code)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return _response(exc, headers)
+        return _response(request, exc, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0]
         param = ".".join(str(p) for p in first["loc"] if p not in ("body", "query", "path"))
-        return _response(InvalidRequest(f"{param}: {first['msg']}", param=param or None))
+        return _response(request, InvalidRequest(f"{param}: {first['msg']}", param=param or None))
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
         codes = {404: "not_found", 405: "method_not_allowed"}
         error = InvalidRequest(str(exc.detail))
         error.status, error.code = exc.status_code, codes.get(exc.status_code, "invalid_request")
-        return _response(error)
+        return _response(request, error)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _response(VoxrtError("The server failed to handle the request."))
+        return _response(request, VoxrtError("The server failed to handle the request."))

@@ -20,6 +20,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from voxrt.config import RealtimeSettings
 from voxrt.errors import InvalidRequest, ModelNotReady, Unauthorized, VoxrtError
+from voxrt.metrics import Metrics
 from voxrt.realtime.events import error_event
 from voxrt.realtime.session import SlowClient, TranscriptionSession
 from voxrt.server.auth import is_valid, key_from_headers
@@ -45,6 +46,7 @@ def _offered_key(websocket: WebSocket) -> str | None:
 
 async def _deny(websocket: WebSocket, error: VoxrtError) -> None:
     """Refuse the handshake: an HTTP error response where the server supports it, else a 403."""
+    websocket.app.state.metrics.sessions_rejected.labels(error.code).inc()
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
         await websocket.send_denial_response(JSONResponse(error.body(), status_code=error.status))
     else:
@@ -55,8 +57,11 @@ async def _close_with(
     websocket: WebSocket, session: TranscriptionSession | None, error: VoxrtError, code: int
 ) -> None:
     """Send ``error`` (through the session so it follows what is queued), then close."""
-    if session is None:
-        await websocket.send_text(json.dumps(error_event(error)))
+    if session is None:  # the session was refused
+        event = error_event(error)
+        await websocket.send_text(json.dumps(event))
+        websocket.app.state.metrics.event_sent(event)
+        websocket.app.state.metrics.sessions_rejected.labels(error.code).inc()
     else:
         session.refuse(error)
         with contextlib.suppress(TimeoutError, SlowClient):
@@ -96,24 +101,27 @@ async def realtime(websocket: WebSocket, intent: str | None = None) -> None:
         await _close_with(websocket, None, error, CLOSE_RETRY)
         return
     state.sessions += 1
+    state.metrics.sessions.inc()
     session = TranscriptionSession(state.settings, state.engine, state.vad)
-    sender = asyncio.create_task(_send_events(websocket, session))
+    sender = asyncio.create_task(_send_events(websocket, session, state.metrics))
     try:
         await _receive_events(websocket, session, limits, sender)
     except WebSocketDisconnect:
         pass
     finally:
         state.sessions -= 1
+        state.metrics.sessions.dec()
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await sender
         await session.close()
 
 
-async def _send_events(websocket: WebSocket, session: TranscriptionSession) -> None:
+async def _send_events(websocket: WebSocket, session: TranscriptionSession, metrics: Metrics) -> None:
     while True:
         event = await session.next_event()
         await websocket.send_text(json.dumps(event, ensure_ascii=False))
+        metrics.event_sent(event)
 
 
 async def _receive_events(

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from voxrt.asr.scheduler import Priority, PriorityPool
+from voxrt.runtime.pool import Priority, PriorityPool
 
 
 def _blocked_pool() -> tuple[PriorityPool, threading.Event, list[Any]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from voxrt.bench.peers.session import Snapshot
+from bench.compare.peers.session import Snapshot
 from voxrt.bench.wer import normalize
 
 __all__ = ["UtteranceResult", "align", "committed_word_times", "score_session", "settled"]

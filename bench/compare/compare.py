@@ -1,4 +1,4 @@
-"""``voxrt bench compare``: voxrt, WhisperLive and WhisperLiveKit in one run, on the same speech.
+"""``python -m bench.compare``: voxrt, WhisperLive and WhisperLiveKit in one run, on the same speech.
 
 Every server starts on loopback from the same CTranslate2 ``tiny.en`` directory with the same
 threads and is warmed up by a session of its own; then the systems take turns, run by run: N
@@ -28,20 +28,19 @@ from typing import Any
 
 import numpy as np
 
+from bench.compare.peers import SYSTEMS, System
+from bench.compare.peers.score import UtteranceResult, score_session, settled
+from bench.compare.peers.session import RATE, Plan, Run, stream_sessions
+from bench.compare.peers.system import StartOptions, model_dir
+from bench.compare.plot import plot_compare
 from voxrt.audio import resample
 from voxrt.bench.corpus import write_corpus
-from voxrt.bench.peers import SYSTEMS, System
-from voxrt.bench.peers.score import UtteranceResult, score_session, settled
-from voxrt.bench.peers.session import RATE, Plan, Run, stream_sessions
-from voxrt.bench.peers.system import StartOptions, model_dir
-from voxrt.bench.plot import plot_compare
 from voxrt.bench.stream import FINAL_P95_LIMIT_MS, capacity
 from voxrt.bench.stream_client import LEAD_MS, load_clip
 from voxrt.bench.stream_client import RATE as RATE_24K
 from voxrt.bench.stream_client import build_script as build_script_24k
-from voxrt.config import Settings
 
-__all__ = ["add_arguments", "percentiles_missing", "ratio_table", "run", "summarize"]
+__all__ = ["add_arguments", "main", "percentiles_missing", "ratio_table", "run", "summarize"]
 
 _COLUMNS = (  # (title, key, lower is better)
     ("final p50 ms", "final_p50", True),
@@ -311,7 +310,14 @@ def _figures(one: _Live, rows: list[dict[str, Any]], args: Any) -> dict[str, Any
     }
 
 
-def run(args: argparse.Namespace, settings: Settings) -> int:
+def main(argv: list[str] | None = None) -> int:
+    """The command line: parse ``argv`` and run the comparison."""
+    parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__.split("\n")[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
     """Run the comparison; print the table, write JSON, Markdown and PNGs. Exit status 0, 1 on a failure."""
     names = [n.strip().lower() for n in args.systems.split(",") if n.strip()]
     unknown = [n for n in names if n not in SYSTEMS]
@@ -319,7 +325,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"unknown systems: {', '.join(unknown)} (known: {', '.join(SYSTEMS)})")
         return 2
     if args.install_only:
-        from voxrt.bench.peers import whisperlive, whisperlivekit
+        from bench.compare.peers import whisperlive, whisperlivekit
 
         for install in (whisperlive.install, whisperlivekit.install):
             print(install(args.peers_dir))

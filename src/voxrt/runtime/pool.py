@@ -1,8 +1,8 @@
-"""A worker pool that runs final decodes before partial ones.
+"""A worker pool that runs the work a person is waiting for first.
 
-Under load the queue fills with decode jobs; a session waiting for the final
-transcript of an utterance must not wait behind other sessions' partials, so
-jobs carry a priority (lower runs first, FIFO within one priority).
+Under load the queue fills with inference jobs; a session waiting for the final
+transcript of an utterance must not wait behind other sessions' partials or a
+REST upload, so jobs carry a priority (lower runs first, FIFO within one priority).
 """
 
 from __future__ import annotations
@@ -19,8 +19,13 @@ __all__ = ["Priority", "PriorityPool"]
 
 
 class Priority(IntEnum):
-    FINAL = 0
-    PARTIAL = 1
+    """One order for all CPU inference: what ends a live turn first, bulk work last."""
+
+    FINAL = 0  # the final transcript of a live utterance
+    TTS = 1  # speech of the active reply
+    LLM = 2  # tokens of the active reply
+    PARTIAL = 3  # provisional transcripts
+    REST = 4  # uploaded files
 
 
 _Job = tuple[int, int, Callable[[], Any] | None, "Future[Any] | None"]

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from voxrt.bench.peers.session import RATE, Protocol
-from voxrt.bench.peers.system import Server, StartOptions, System
+from bench.compare.peers.session import RATE, Protocol
+from bench.compare.peers.system import Server, StartOptions, System
 from voxrt.bench.server import running_server
 
 __all__ = ["VOXRT", "RealtimeProtocol"]

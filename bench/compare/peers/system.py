@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voxrt.bench.peers.session import Protocol
+from bench.compare.peers.session import Protocol
 
 __all__ = [
     "PeerEnv",

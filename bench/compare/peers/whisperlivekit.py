@@ -19,8 +19,8 @@ from typing import Any
 
 import httpx
 
-from voxrt.bench.peers.session import Protocol
-from voxrt.bench.peers.system import Server, StartOptions, System, ensure_venv, peer_server
+from bench.compare.peers.session import Protocol
+from bench.compare.peers.system import Server, StartOptions, System, ensure_venv, peer_server
 
 __all__ = ["PACKAGES", "PEER", "WHISPERLIVEKIT", "WhisperLiveKitProtocol", "install"]
 

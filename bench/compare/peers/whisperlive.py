@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from voxrt.bench.peers.session import Protocol
-from voxrt.bench.peers.system import Server, StartOptions, System, ensure_venv, peer_server, wait_for_port
+from bench.compare.peers.session import Protocol
+from bench.compare.peers.system import Server, StartOptions, System, ensure_venv, peer_server, wait_for_port
 
 __all__ = ["PACKAGES", "PEER", "WHISPERLIVE", "WhisperLiveProtocol", "install"]
 

@@ -1,0 +1,1 @@
+"""Benchmarks that install other projects: outside the voxrt package, with their own requirements."""

@@ -1,0 +1,1 @@
+"""voxrt, WhisperLive and WhisperLiveKit on the same model, audio and machine."""
