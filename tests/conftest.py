@@ -53,8 +53,10 @@ def _slice(entries: list[ManifestEntry], count: int) -> list[ManifestEntry]:
 
 @pytest.fixture(scope="session")
 def real_english() -> list[ManifestEntry]:
-    """30 real English prompts (Debian's Asterisk set, fetched on first use; one speaker, 8 kHz)."""
-    return _slice(load_manifest(build_manifest("en")), 30)
+    """40 real English prompts (Debian's Asterisk set, fetched on first use; one speaker, 8 kHz).
+
+    On these, tiny.en reads 5.6 % WER; encoding at least 10 s instead of 20 s read 10.6 %."""
+    return _slice(load_manifest(build_manifest("en")), 40)
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,8 @@ class TranscriptionOptions:
     word_timestamps: bool = False
     # False lets an engine skip segment timing (one segment spans the audio) when that is faster
     timestamps: bool = True
+    # decoded for a live session, where latency counts: an engine may trade a little accuracy for it
+    realtime: bool = False
     # a partial hypothesis that a final decode will replace: an engine may trade accuracy for speed
     draft: bool = False
 

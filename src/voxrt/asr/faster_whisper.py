@@ -115,7 +115,10 @@ class FasterWhisperEngine(ASREngine):
 
         s, model = self._settings, self._model
         duration = len(audio) / SAMPLE_RATE
-        min_s = s.partial_min_encoder_s if options.draft else s.min_encoder_s
+        if options.draft:
+            min_s = s.partial_min_encoder_s
+        else:
+            min_s = s.realtime_min_encoder_s if options.realtime else s.min_encoder_s
         encoded_s = min(_WINDOW_S, max(min_s, duration + _TRAILING_SILENCE_S))
         padded = np.pad(audio, (0, max(0, int(encoded_s * SAMPLE_RATE) - len(audio))))
         features = model.feature_extractor(padded)

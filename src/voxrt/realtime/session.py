@@ -229,7 +229,7 @@ class TranscriptionSession:
 
     def _options(self) -> TranscriptionOptions:
         return TranscriptionOptions(
-            language=self.config.language, prompt=self.config.prompt, timestamps=False
+            language=self.config.language, prompt=self.config.prompt, timestamps=False, realtime=True
         )
 
     def _to_wire(self, event: StreamEvent) -> list[dict[str, Any]]:
