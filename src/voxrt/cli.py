@@ -7,7 +7,6 @@ import asyncio
 import importlib
 import ipaddress
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from voxrt.asr.formats import RESPONSE_FORMATS, render
 from voxrt.audio import SAMPLE_RATE, decode_audio
 from voxrt.config import ConfigError, Settings, example_yaml, load_settings, settings_yaml
 from voxrt.errors import VoxrtError
+from voxrt.logs import configure_logging
 
 __all__ = ["main"]
 
@@ -36,12 +36,7 @@ def _is_loopback(host: str) -> bool:
 
 def _settings(args: argparse.Namespace, overrides: dict[str, Any] | None = None) -> Settings:
     settings = load_settings(args.config, overrides)
-    logging.basicConfig(
-        level=settings.logging.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    if settings.logging.level != "DEBUG":  # one line per request from these is noise
-        for chatty in ("faster_whisper", "httpx", "mistral_common"):
-            logging.getLogger(chatty).setLevel(logging.WARNING)
+    configure_logging(settings.logging)
     return settings
 
 
@@ -49,6 +44,8 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from voxrt.server import create_app
+    from voxrt.server.http import header_timeout_protocol
+    from voxrt.server.process import DrainingServer
 
     server: dict[str, Any] = {}
     if args.host is not None:
@@ -65,14 +62,18 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     shown = f"[{host}]" if ":" in host else host
     print(f"voxrt: browser UI at http://{shown}:{settings.server.port}/", file=sys.stderr, flush=True)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=host,
         port=settings.server.port,
         log_level=settings.logging.level.lower(),
+        log_config=None,  # uvicorn's loggers go through voxrt's handler (text or JSON)
         # a message a little over the limit gets an error event from voxrt; far over, a 1009 close
         ws_max_size=2 * settings.realtime.max_message_bytes,
+        http=header_timeout_protocol(settings.server.header_timeout_s),  # slowloris: headers have a deadline
+        timeout_graceful_shutdown=5,  # after the drain: requests still running get this long
     )
+    DrainingServer(config, app).run()
     return 0
 
 

@@ -48,8 +48,28 @@ class ServerSettings(_Section):
         default_factory=list,
         description="Origins allowed by CORS, e.g. https://app.example.com ('*': any); none by default.",
     )
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="Time a connection has to send a request's headers (from connecting, or from the end "
+        "of the previous response); slower connections are closed.",
+    )
+    body_timeout_s: float = Field(
+        120.0,
+        gt=0,
+        le=3600,
+        description="Time a request has to send its whole body once its headers arrived; past it the "
+        "request gets a 408 and the connection is closed.",
+    )
     metrics: bool = Field(
         True, description="Serve Prometheus metrics at GET /metrics (no API key: scrapers send none)."
+    )
+    drain_timeout_s: float = Field(
+        15.0,
+        ge=0,
+        le=3600,
+        description="On SIGTERM, how long committed utterances may take to finish before sessions close.",
     )
 
 
@@ -64,6 +84,11 @@ class AudioSettings(_Section):
     )
     url_timeout_s: float = Field(
         10.0, gt=0, le=300, description="Total time allowed to fetch audio from a URL, in seconds."
+    )
+    rest_vad: bool = Field(
+        True,
+        description="Run the VAD (vad.engine, vad.threshold) over uploaded audio first: a file with no "
+        "speech gets an empty transcript without a decode (Whisper hallucinates text in silence).",
     )
 
 
@@ -269,6 +294,13 @@ class LimitsSettings(_Section):
     max_audio_s: float = Field(
         1800.0, gt=0, le=86400, description="Longest audio accepted by one request, in seconds."
     )
+    max_pending_requests: int = Field(
+        8,
+        ge=1,
+        le=10000,
+        description="REST transcription requests admitted at once (uploading, queued or decoding); "
+        "one more is answered 503 with Retry-After.",
+    )
 
 
 class AuthSettings(_Section):
@@ -300,6 +332,9 @@ class AuthSettings(_Section):
 
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    format: Literal["text", "json"] = Field(
+        "text", description="text lines, or one JSON object per line (with session and item ids)."
+    )
     log_transcripts: bool = Field(
         False, description="Log transcript text (user data; off by default, only sizes are logged)."
     )

@@ -11,6 +11,9 @@ __all__ = [
     "ModelNotReady",
     "NotFound",
     "PayloadTooLarge",
+    "RequestTimeout",
+    "ServerBusy",
+    "ServerDraining",
     "Unauthorized",
     "UnsupportedMedia",
     "UpstreamError",
@@ -27,6 +30,7 @@ class VoxrtError(Exception):
     status = 500
     type = "server_error"
     code = "internal_error"
+    retry_after_s: int | None = None  # sent as Retry-After with HTTP errors
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
@@ -81,6 +85,21 @@ class PayloadTooLarge(VoxrtError):
     code = "payload_too_large"
 
 
+class RequestTimeout(VoxrtError):
+    status = 408
+    type = "invalid_request_error"
+    code = "request_timeout"
+
+
+class ServerBusy(VoxrtError):
+    """Admission refused: the client should retry after ``retry_after_s`` seconds."""
+
+    status = 503
+    type = "server_error"
+    code = "server_busy"
+    retry_after_s: int | None = 5
+
+
 class NotFound(VoxrtError):
     status = 404
     type = "invalid_request_error"
@@ -97,6 +116,15 @@ class ModelNotReady(VoxrtError):
     status = 503
     type = "server_error"
     code = "model_not_ready"
+
+
+class ServerDraining(VoxrtError):
+    """The server is shutting down: retry, on another instance or once it is back."""
+
+    status = 503
+    type = "server_error"
+    code = "server_shutting_down"
+    retry_after_s: int | None = 5
 
 
 class UpstreamError(VoxrtError):

@@ -45,5 +45,5 @@ def test_transcribe_bad_file_fails_clearly(tmp_path: Path, corpus: list[Utteranc
     bad.write_bytes(b"these are not audio samples" * 10)
     done = _voxrt("transcribe", str(bad), str(corpus[0].path))
     assert done.returncode == 1
-    assert f"{bad}: Could not decode the audio file" in done.stderr
+    assert f"{bad}: Unsupported or unrecognised audio" in done.stderr
     assert wer([corpus[0].text], [done.stdout.split("<==")[-1]]) <= 0.10  # the good file still ran

@@ -6,6 +6,7 @@ Screenshots go to artifacts/."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -102,7 +103,12 @@ def test_page_shows_the_transcript_and_latency_of_spoken_audio(
         expect(page.locator("#start")).to_be_focused()
         page.keyboard.press("Enter")
         expect(page.locator("#status")).to_have_text("Listening", timeout=15_000)
-        page.wait_for_function("document.getElementById('level').value > 0.02")  # the meter moves
+        # the meter moves (polled from here: wait_for_function evaluates strings, which the CSP forbids)
+        level = page.locator("#level")
+        deadline = time.monotonic() + 15
+        while level.evaluate("meter => meter.value") <= 0.02:
+            assert time.monotonic() < deadline, "the level meter never moved"
+            time.sleep(0.05)
         expect(page.locator("#speaking")).to_have_text("Speaking", timeout=15_000)
         # Deltas show, provisional, before the utterance's completed text replaces them.
         page.wait_for_selector(".utterance.provisional .text:not(:empty)", timeout=30_000)

@@ -7,12 +7,14 @@ outgoing request made to fail the test, and with a short timeout as a safety net
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
+import anyio
 import httpx
 import pytest
 
@@ -26,6 +28,8 @@ BIG = b"\0" * (4 * LIMIT)
 
 class _Handler(BaseHTTPRequestHandler):
     port = 0  # set once the server is bound
+    requests = 0  # GETs received
+    hosts: ClassVar[list[str]] = []  # their Host headers
 
     def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
@@ -35,6 +39,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self) -> None:
+        _Handler.requests += 1
+        _Handler.hosts.append(self.headers.get("Host", ""))
         if self.path == "/speech.wav":
             self._send(200, SPEECH)
         elif self.path == "/big":
@@ -199,3 +205,61 @@ def test_malformed_url_is_a_client_error():
 def test_malformed_redirect_location_is_a_fetch_failure(port):
     error = _fails(f"http://127.0.0.1:{port}/redirect-malformed", allowlist=["127.0.0.1"])
     assert error.code == "url_fetch_failed"
+
+
+PUBLIC_IP = "93.184.215.14"  # globally routable; never really connected to here
+
+
+@pytest.fixture
+def rebinding_dns(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """``rebind.test`` resolves to a public address the first time, to 127.0.0.1 after that.
+
+    Connections to the public address fail at once (nothing leaves the machine); the list
+    records every host a TCP connection was opened to.
+    """
+    real_getaddrinfo = socket.getaddrinfo
+    real_connect = anyio.connect_tcp
+    answers = iter([PUBLIC_IP])
+    connected: list[str] = []
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host in ("rebind.test", b"rebind.test"):  # anyio passes the name IDNA-encoded
+            host = next(answers, "127.0.0.1")
+        return real_getaddrinfo(host, port, *args, **kwargs)
+
+    async def connect_tcp(remote_host: Any, remote_port: int, **kwargs: Any) -> Any:
+        connected.append(str(remote_host))
+        if str(remote_host) == PUBLIC_IP:
+            raise OSError("no connection leaves the test machine")
+        return await real_connect(remote_host, remote_port, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(anyio, "connect_tcp", connect_tcp)
+    return connected
+
+
+def test_dns_rebinding_never_reaches_the_internal_address(port, rebinding_dns):
+    _Handler.requests = 0
+    with pytest.raises(VoxrtError) as info:
+        _fetch(f"http://rebind.test:{port}/speech.wav")
+
+    assert _Handler.requests == 0, "the GET reached 127.0.0.1"
+    assert info.value.code == "url_fetch_failed"
+    assert rebinding_dns == [PUBLIC_IP], "the connection went to an address other than the checked one"
+
+
+def test_the_checked_address_is_connected_with_the_host_header_kept(port, monkeypatch):
+    real_getaddrinfo = socket.getaddrinfo
+    resolved: list[str] = []
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        resolved.append(name)
+        return real_getaddrinfo("127.0.0.1" if name == "audio.test" else host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    _Handler.hosts = []
+    assert _fetch(f"http://audio.test:{port}/speech.wav", allowlist=["127.0.0.1"]) == SPEECH
+
+    assert resolved.count("audio.test") == 1
+    assert _Handler.hosts == [f"audio.test:{port}"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import Future
 from typing import Any
 
@@ -58,3 +59,25 @@ def test_cancelled_jobs_are_skipped_and_errors_reach_the_caller() -> None:
     pool.submit(Priority.FINAL, lambda: ran.append("after")).result(5)
     assert ran == ["after"]  # the pool survived the failure; the cancelled job never ran
     pool.shutdown()
+
+
+def test_with_two_workers_one_is_kept_free_of_uploads() -> None:
+    pool = PriorityPool(2, "test")
+    release = threading.Event()
+    running: list[str] = []
+
+    def upload(name: str) -> None:
+        running.append(name)
+        assert release.wait(5)
+
+    first = pool.submit(Priority.REST, lambda: upload("rest-1"))
+    second = pool.submit(Priority.REST, lambda: upload("rest-2"))
+    while not first.running():
+        time.sleep(0.001)
+    final = pool.submit(Priority.FINAL, lambda: running.append("final"))
+    final.result(5)  # ran beside the upload, on the worker uploads never take
+    assert running == ["rest-1", "final"] and not second.running()
+    release.set()
+    first.result(5), second.result(5)
+    assert running == ["rest-1", "final", "rest-2"]
+    pool.shutdown(timeout_s=5)

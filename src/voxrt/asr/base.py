@@ -20,6 +20,8 @@ __all__ = ["ASREngine", "Segment", "Transcription", "TranscriptionOptions", "Wor
 
 log = logging.getLogger(__name__)
 
+_CLOSE_TIMEOUT_S = 10.0
+
 
 @dataclass(frozen=True)
 class TranscriptionOptions:
@@ -101,6 +103,12 @@ class ASREngine(ABC):
     def ready(self) -> bool:
         return self._ready
 
+    @property
+    def pool(self) -> PriorityPool:
+        """The worker pool decodes run in; other CPU work for the same callers (decoding an
+        upload, the VAD gate) queues here too, so one priority order covers all of it."""
+        return self._pool
+
     def load(self, warmup: bool = True) -> None:
         """Load the model (blocking) and, if asked, run one decode so the first request is fast."""
         started = time.perf_counter()
@@ -114,7 +122,8 @@ class ASREngine(ABC):
         log.info("asr model %s loaded in %.2f s", self.model_id, time.perf_counter() - started)
 
     def close(self) -> None:
-        self._pool.shutdown()
+        """Stop decoding: queued decodes that were not abandoned run first (blocking, bounded)."""
+        self._pool.shutdown(timeout_s=_CLOSE_TIMEOUT_S)
 
     def pending(self) -> int:
         """Decodes queued and not yet started (all priorities)."""

@@ -232,6 +232,11 @@ class StreamingRecognizer:
         self._segmenter = segmenter
         self._base_ms = self._audio_ms
 
+    async def settle(self) -> None:
+        """Return once every committed utterance has its ``Completed`` or ``Failed`` event."""
+        while self._finals is not None and not self._finals.done():
+            await asyncio.wait({self._finals})
+
     async def aclose(self) -> None:
         """Stop every decode of this session (disconnect): nothing is left running."""
         self._cancel_partial()

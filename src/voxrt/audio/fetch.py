@@ -1,10 +1,11 @@
 """Fetch audio from an http(s) URL for a network client, refusing internal addresses.
 
 Every address a host name resolves to must be globally routable (not loopback,
-private, link-local, reserved, ...) unless the host or network is allow-listed;
-the address actually connected to is checked again, so a DNS answer that
-changes between the check and the connection (rebinding) is caught too.
-Redirects are followed by hand, each hop checked; size and time are capped.
+private, link-local, reserved, ...) unless the host or network is allow-listed.
+The name is resolved once and the connection goes to a checked address (the
+Host header and TLS SNI still carry the name), so a DNS answer that changes
+between the check and the connection (rebinding) never reaches the network.
+Redirects are followed by hand, each hop resolved and checked; size and time are capped.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 import httpx
 
@@ -55,19 +57,26 @@ def _parse_allowlist(allowlist: Sequence[str]) -> tuple[set[str], _Networks]:
     return hosts, networks
 
 
-async def _check_host(host: str, port: int, networks: _Networks) -> None:
+async def _resolve(host: str, port: int, networks: _Networks, trusted: bool) -> list[_IP]:
+    """The addresses to connect to: every one the name resolves to, each checked unless trusted."""
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror:
         raise _FetchFailed(f"Could not resolve the host {host!r}.", param="file") from None
+    addresses: list[_IP] = []
     for info in infos:
         ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if not _allowed(ip, networks):
+        if not trusted and not _allowed(ip, networks):
             raise UrlNotAllowed(
                 f"The URL's host {host!r} resolves to a non-public address ({ip}); "
                 "such URLs are refused unless allow-listed (audio.url_allowlist).",
                 param="file",
             )
+        if ip not in addresses:
+            addresses.append(ip)
+    if not addresses:
+        raise _FetchFailed(f"Could not resolve the host {host!r}.", param="file")
+    return addresses
 
 
 async def fetch_url(url: str, *, allowlist: Sequence[str], max_bytes: int, timeout_s: float) -> bytes:
@@ -95,16 +104,9 @@ async def _fetch(
     for _ in range(_MAX_REDIRECTS + 1):
         if url.scheme not in ("http", "https") or not url.host:
             raise UrlNotAllowed("Only http and https URLs are accepted.", param="file")
-        trusted = url.host.lower() in hosts
-        if not trusted:
-            await _check_host(url.host, url.port or (443 if url.scheme == "https" else 80), networks)
-        async with client.stream("GET", url) as response:
-            stream = response.extensions.get("network_stream")
-            peer = stream.get_extra_info("server_addr") if stream is not None else None
-            if peer and not trusted:
-                ip = ipaddress.ip_address(str(peer[0]).split("%")[0])
-                if not _allowed(ip, networks):
-                    raise UrlNotAllowed(f"The URL connected to a non-public address ({ip}).", param="file")
+        port = url.port or (443 if url.scheme == "https" else 80)
+        addresses = await _resolve(url.host, port, networks, trusted=url.host.lower() in hosts)
+        async with _connect(client, url, addresses) as response:
             if response.is_redirect:
                 url = url.join(response.headers.get("location", ""))
                 continue
@@ -122,3 +124,27 @@ async def _fetch(
                     )
             return bytes(body)
     raise _FetchFailed(f"The URL redirected more than {_MAX_REDIRECTS} times.", param="file")
+
+
+@asynccontextmanager
+async def _connect(
+    client: httpx.AsyncClient, url: httpx.URL, addresses: list[_IP]
+) -> AsyncIterator[httpx.Response]:
+    """GET ``url`` from the first of ``addresses`` that accepts a connection, never re-resolving it."""
+    headers = {"Host": url.netloc.decode("ascii")}
+    extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
+    for k, ip in enumerate(addresses):
+        request = client.build_request(
+            "GET", url.copy_with(host=str(ip)), headers=headers, extensions=extensions
+        )
+        try:
+            response = await client.send(request, stream=True)
+        except httpx.ConnectError:
+            if k == len(addresses) - 1:
+                raise
+            continue
+        try:
+            yield response
+        finally:
+            await response.aclose()
+        return

@@ -118,6 +118,10 @@ class TranscriptionSession:
         """Stop the session's decodes; nothing of it keeps running."""
         await self.recognizer.aclose()
 
+    async def settle(self) -> None:
+        """Return once every committed utterance has had its final event queued (server drain)."""
+        await self.recognizer.settle()
+
     def receive_text(self, text: str) -> None:
         """Handle one JSON client event; a bad one gets an ``error`` event and is dropped."""
         event_id = None

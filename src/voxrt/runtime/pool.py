@@ -7,9 +7,10 @@ REST upload, so jobs carry a priority (lower runs first, FIFO within one priorit
 
 from __future__ import annotations
 
+import heapq
 import itertools
-import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from enum import IntEnum
@@ -28,17 +29,28 @@ class Priority(IntEnum):
     REST = 4  # uploaded files
 
 
-_Job = tuple[int, int, Callable[[], Any] | None, "Future[Any] | None"]
+_Job = tuple[int, int, Callable[[], Any], "Future[Any]"]
 
 
 class PriorityPool:
-    """``workers`` threads taking jobs in priority order."""
+    """``workers`` threads taking jobs in priority order.
+
+    With two workers or more, the first never takes ``REST`` jobs: a live session's final never
+    waits for a whole step of someone's upload to finish (one 30 s Whisper window, seconds on a
+    busy CPU).
+    """
 
     def __init__(self, workers: int, name: str) -> None:
-        self._jobs: queue.PriorityQueue[_Job] = queue.PriorityQueue()
+        self._live: list[_Job] = []  # heaps
+        self._bulk: list[_Job] = []
+        self._changed = threading.Condition()
+        self._closing = False
         self._order = itertools.count()
         self._threads = [
-            threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True) for i in range(workers)
+            threading.Thread(
+                target=self._work, args=(i > 0 or workers == 1,), name=f"{name}-{i}", daemon=True
+            )
+            for i in range(workers)
         ]
         for thread in self._threads:
             thread.start()
@@ -46,23 +58,45 @@ class PriorityPool:
     def submit(self, priority: Priority, fn: Callable[[], Any]) -> Future[Any]:
         """Queue ``fn``; its result or exception lands in the returned future."""
         future: Future[Any] = Future()
-        self._jobs.put((int(priority), next(self._order), fn, future))
+        with self._changed:
+            heapq.heappush(
+                self._bulk if priority >= Priority.REST else self._live,
+                (int(priority), next(self._order), fn, future),
+            )
+            self._changed.notify_all()
         return future
 
     def pending(self) -> int:
         """Jobs queued and not yet started."""
-        return self._jobs.qsize()
+        with self._changed:
+            return len(self._live) + len(self._bulk)
 
-    def shutdown(self) -> None:
-        """Stop the workers once the jobs queued before this call are done."""
-        for _ in self._threads:
-            self._jobs.put((len(Priority), next(self._order), None, None))
+    def shutdown(self, timeout_s: float | None = None) -> None:
+        """Stop the workers once the jobs queued before this call are done; with ``timeout_s``,
+        wait that long for them (a native decode still running when the interpreter exits aborts
+        the process)."""
+        with self._changed:
+            self._closing = True
+            self._changed.notify_all()
+        if timeout_s is not None:
+            deadline = time.monotonic() + timeout_s
+            for thread in self._threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
 
-    def _work(self) -> None:
-        while True:
-            _, _, fn, future = self._jobs.get()
-            if fn is None or future is None:
-                return
+    def _next(self, takes_bulk: bool) -> _Job | None:
+        with self._changed:
+            while True:
+                if self._live:
+                    return heapq.heappop(self._live)
+                if takes_bulk and self._bulk:
+                    return heapq.heappop(self._bulk)
+                if self._closing:
+                    return None
+                self._changed.wait()
+
+    def _work(self, takes_bulk: bool) -> None:
+        while (job := self._next(takes_bulk)) is not None:
+            _, _, fn, future = job
             if not future.set_running_or_notify_cancel():
                 continue
             try:

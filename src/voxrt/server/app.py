@@ -16,11 +16,13 @@ from voxrt.asr import ASREngine, create_asr_engine
 from voxrt.config import Settings
 from voxrt.metrics import Metrics, RequestMetrics
 from voxrt.server.errors import install_error_handlers
-from voxrt.server.limits import BodySizeLimit
+from voxrt.server.limits import BodySizeLimit, BodyTimeout, RestSlots
 from voxrt.server.routers import health, metrics, models, realtime, transcriptions, web
+from voxrt.server.routers.web import SecurityHeaders
+from voxrt.server.sessions import SessionRegistry
 from voxrt.vad import create_vad
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "drain"]
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        engine.close()
+        await asyncio.to_thread(engine.close)
+
+
+async def drain(app: FastAPI) -> None:
+    """Stop taking work (``/ready`` 503, new sessions and requests refused), let committed
+    utterances finish for at most ``server.drain_timeout_s``, then close every session."""
+    await app.state.sessions.drain(app.state.settings.server.drain_timeout_s)
 
 
 def create_app(settings: Settings, engine: ASREngine | None = None) -> FastAPI:
@@ -59,12 +67,15 @@ def create_app(settings: Settings, engine: ASREngine | None = None) -> FastAPI:
     app.state.engine = engine or create_asr_engine(settings.asr)
     app.state.api_keys = settings.auth.keys()
     app.state.vad = create_vad(settings.vad.engine)
-    app.state.sessions = 0
+    app.state.sessions = SessionRegistry(settings.realtime.max_sessions)
     app.state.load_error = None
     app.state.started_at = int(time.time())
     app.state.metrics = Metrics(queue_depth=app.state.engine.pending)
     install_error_handlers(app)
+    app.state.rest_slots = RestSlots(settings.limits.max_pending_requests)
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_upload_bytes)
+    app.add_middleware(BodyTimeout, timeout_s=settings.server.body_timeout_s)
+    app.add_middleware(SecurityHeaders)
     if settings.server.metrics:
         app.add_middleware(RequestMetrics, metrics=app.state.metrics)
         app.include_router(metrics.router)

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from voxrt.errors import InvalidRequest, VoxrtError
+from voxrt.errors import InvalidRequest, RequestTimeout, VoxrtError
 
 __all__ = ["install_error_handlers"]
 
@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 def _response(request: Request, error: VoxrtError, headers: dict[str, str] | None = None) -> JSONResponse:
     request.app.state.metrics.errors.labels(error.code).inc()
+    if error.retry_after_s is not None:
+        headers = {**(headers or {}), "Retry-After": str(error.retry_after_s)}
     return JSONResponse(error.body(), status_code=error.status, headers=headers)
 
 
@@ -28,6 +30,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _voxrt(request: Request, exc: VoxrtError) -> JSONResponse:
         log.info("%s %s -> %d %s", request.method, request.url.path, exc.status, exc.code)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if isinstance(exc, RequestTimeout):  # the rest of the body is unread: end the connection
+            headers = {"Connection": "close"}
         return _response(request, exc, headers)
 
     @app.exception_handler(RequestValidationError)

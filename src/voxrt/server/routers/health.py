@@ -18,6 +18,8 @@ async def health() -> dict[str, str]:
 @router.get("/ready", summary="Models are loaded (503 until then)")
 async def ready(request: Request) -> JSONResponse:
     state = request.app.state
+    if state.sessions.draining:
+        return JSONResponse({"status": "draining"}, status_code=503)
     if state.engine.ready:
         return JSONResponse({"status": "ready", "models": [state.engine.model_id]})
     if state.load_error is not None:

@@ -14,10 +14,11 @@ from fastapi import APIRouter, Depends, Request
 from voxrt.asr.models import english_only, installed_models
 from voxrt.errors import NotFound
 from voxrt.server.auth import require_api_key
+from voxrt.server.sessions import accepting_requests
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key), Depends(accepting_requests)])
 
 
 def _models(request: Request) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from voxrt.config import RealtimeSettings
 from voxrt.errors import InvalidRequest, ModelNotReady, Unauthorized, VoxrtError
+from voxrt.logs import session_id
 from voxrt.metrics import Metrics
 from voxrt.realtime.events import error_event
 from voxrt.realtime.session import SlowClient, TranscriptionSession
@@ -93,28 +94,31 @@ async def realtime(websocket: WebSocket, intent: str | None = None) -> None:
             websocket, None, ModelNotReady("The models are still loading; retry shortly."), CLOSE_RETRY
         )
         return
-    if state.sessions >= limits.max_sessions:
-        error = InvalidRequest(
-            f"The server is at its limit of {limits.max_sessions} sessions; retry later.",
-            code="session_limit_reached",
+    session = TranscriptionSession(state.settings, state.engine, state.vad)
+    try:
+        release = state.sessions.admit(
+            session.settle, lambda error, code: _close_with(websocket, session, error, code)
         )
+    except VoxrtError as error:
+        await session.close()
         await _close_with(websocket, None, error, CLOSE_RETRY)
         return
-    state.sessions += 1
     state.metrics.sessions.inc()
-    session = TranscriptionSession(state.settings, state.engine, state.vad)
+    session_id.set(session.config.id)  # tags this connection's log records, and its tasks'
+    log.info("realtime session opened (%d open)", len(state.sessions))
     sender = asyncio.create_task(_send_events(websocket, session, state.metrics))
     try:
         await _receive_events(websocket, session, limits, sender)
     except WebSocketDisconnect:
         pass
     finally:
-        state.sessions -= 1
+        release()
         state.metrics.sessions.dec()
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await sender
         await session.close()
+        log.info("realtime session closed")
 
 
 async def _send_events(websocket: WebSocket, session: TranscriptionSession, metrics: Metrics) -> None:

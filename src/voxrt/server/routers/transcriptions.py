@@ -3,29 +3,39 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
-from typing import Any, Literal
+import time
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.background import BackgroundTask
 from starlette.datastructures import FormData, UploadFile
+from starlette.requests import ClientDisconnect
 
-from voxrt.asr import ASREngine, TranscriptionOptions
+from voxrt.asr import ASREngine, Transcription, TranscriptionOptions
 from voxrt.asr.formats import ResponseFormat, render
-from voxrt.audio import decode_audio, decode_base64
+from voxrt.audio import decode_base64
+from voxrt.audio.decode import SAMPLE_RATE, iter_decode
 from voxrt.audio.fetch import fetch_url
 from voxrt.config import Settings
 from voxrt.errors import InvalidRequest, ModelNotReady, UrlInputDisabled, VoxrtError
+from voxrt.runtime import Priority, iterate
 from voxrt.server.auth import require_api_key
+from voxrt.server.limits import Slot
+from voxrt.server.sessions import accepting_requests
+from voxrt.vad.gate import scan_for_speech
 
 __all__ = ["router"]
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key), Depends(accepting_requests)])
+T = TypeVar("T")
 
 
 class TranscriptionParams(BaseModel):
@@ -81,24 +91,30 @@ async def _audio_bytes(file: UploadFile | str | None, settings: Settings) -> byt
     return decode_base64(file)
 
 
-async def _sse(engine: ASREngine, audio: np.ndarray, options: TranscriptionOptions) -> AsyncIterator[str]:
+async def _sse(
+    engine: ASREngine, audio: np.ndarray, options: TranscriptionOptions, slot: Slot
+) -> AsyncIterator[str]:
     """Server-sent events: one ``transcript.text.delta`` per segment, then ``transcript.text.done``.
 
-    The deltas concatenate to the done event's text.
+    The deltas concatenate to the done event's text. An empty ``audio`` (no speech) gives only
+    the done event.
     """
     text = ""
     try:
-        async for segment in engine.stream(audio, options):
-            delta = segment.text if text else segment.text.lstrip()
-            if delta:
-                text += delta
-                yield _event({"type": "transcript.text.delta", "delta": delta})
+        if len(audio):
+            async for segment in engine.stream(audio, options, priority=Priority.REST):
+                delta = segment.text if text else segment.text.lstrip()
+                if delta:
+                    text += delta
+                    yield _event({"type": "transcript.text.delta", "delta": delta})
         yield _event({"type": "transcript.text.done", "text": text})
     except VoxrtError as exc:
         yield _event(exc.body())
     except Exception:
         log.exception("streaming transcription failed")
         yield _event(VoxrtError("The transcription failed.").body())
+    finally:
+        slot.release()
 
 
 def _event(data: dict[str, Any]) -> str:
@@ -112,23 +128,45 @@ async def create_transcription(request: Request) -> Response:
     engine: ASREngine = request.app.state.engine
     if not engine.ready:
         raise ModelNotReady("The speech recognition model is still loading; retry shortly.")
-    form = await request.form(max_files=1, max_fields=32, max_part_size=settings.limits.max_upload_bytes)
+    slot = request.app.state.rest_slots.acquire()
+    streaming = False
     try:
-        params = _params(form)
-        data = await _audio_bytes(form.get("file"), settings)
+        form = await request.form(max_files=1, max_fields=32, max_part_size=settings.limits.max_upload_bytes)
+        try:
+            params = _params(form)
+            data = await _audio_bytes(form.get("file"), settings)
+        finally:
+            await form.close()
+        options = TranscriptionOptions(
+            language=params.language or None,
+            prompt=params.prompt,
+            temperature=params.temperature,
+            word_timestamps=params.response_format == "verbose_json"
+            and "word" in params.timestamp_granularities,
+            timestamps=params.response_format in ("verbose_json", "srt", "vtt"),
+        )
+        audio, speech = await _unless_disconnected(request, _speech(request, data))
+        del data
+        if params.stream:
+            streaming = True
+            return StreamingResponse(
+                _sse(engine, audio if speech else audio[:0], options, slot),
+                media_type="text/event-stream",
+                background=BackgroundTask(slot.release),  # in case the stream never starts
+            )
+        started = time.perf_counter()
+        if speech:
+            result = await _unless_disconnected(
+                request, engine.transcribe(audio, options, priority=Priority.REST)
+            )
+        else:
+            result = _no_speech(engine, options, len(audio) / SAMPLE_RATE, started)
+    except ClientDisconnect:
+        log.info("transcription request abandoned by the client")
+        return Response(status_code=499)
     finally:
-        await form.close()
-    audio = await asyncio.to_thread(decode_audio, data, max_audio_s=settings.limits.max_audio_s)
-    options = TranscriptionOptions(
-        language=params.language or None,
-        prompt=params.prompt,
-        temperature=params.temperature,
-        word_timestamps=params.response_format == "verbose_json" and "word" in params.timestamp_granularities,
-        timestamps=params.response_format in ("verbose_json", "srt", "vtt"),
-    )
-    if params.stream:
-        return StreamingResponse(_sse(engine, audio, options), media_type="text/event-stream")
-    result = await engine.transcribe(audio, options)
+        if not streaming:
+            slot.release()
     log.info(
         "transcribed %.2f s of audio in %.3f s: %d chars%s",
         result.duration,
@@ -140,3 +178,69 @@ async def create_transcription(request: Request) -> Response:
     if isinstance(body, dict):
         return JSONResponse(body)
     return PlainTextResponse(body, media_type="text/vtt" if params.response_format == "vtt" else None)
+
+
+async def _speech(request: Request, data: bytes) -> tuple[np.ndarray, bool]:
+    """The upload decoded to 16 kHz in the inference pool at REST priority, and whether it holds
+    speech (always True with the VAD gate, ``audio.rest_vad``, off)."""
+    settings: Settings = request.app.state.settings
+    pool = request.app.state.engine.pool
+    max_audio_s = settings.limits.max_audio_s
+    async with contextlib.aclosing(
+        iterate(pool, Priority.REST, lambda: iter_decode(data, max_audio_s=max_audio_s))
+    ) as chunks:
+        parts = [chunk async for chunk in chunks]
+    audio = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    if not settings.audio.rest_vad:
+        return audio, True
+    vad, threshold, min_ms = (
+        request.app.state.vad,
+        settings.vad.threshold,
+        settings.vad.min_speech_duration_ms,
+    )
+    async with contextlib.aclosing(
+        iterate(pool, Priority.REST, lambda: scan_for_speech(vad, audio, threshold, min_ms))
+    ) as scan:
+        async for found in scan:
+            if found:
+                return audio, True
+    return audio, False
+
+
+def _no_speech(
+    engine: ASREngine, options: TranscriptionOptions, duration: float, started: float
+) -> Transcription:
+    """The empty result of a file without speech, as the recognizer would have reported it."""
+    return Transcription(
+        text="",
+        language=options.language,
+        duration=duration,
+        segments=(),
+        options=engine.applied_options(options),
+        processing_s=time.perf_counter() - started,
+    )
+
+
+async def _unless_disconnected(request: Request, work: Awaitable[T]) -> T:
+    """Await ``work``, cancelling it if the client disconnects first (the body is read by then).
+
+    Raises:
+        ClientDisconnect: the client went away; ``work`` was cancelled.
+    """
+    task = asyncio.ensure_future(work)
+
+    async def disconnected() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    watcher = asyncio.ensure_future(disconnected())
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for pending in (task, watcher):
+            if not pending.done():
+                pending.cancel()
+        await asyncio.gather(task, watcher, return_exceptions=True)
+    if task.cancelled():
+        raise ClientDisconnect()
+    return task.result()
