@@ -220,16 +220,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 elif path != "raw":
                     runs[path] = _rest(server.base_url, entries, path, args.detect_language)
     sources = sorted({e.source for e in entries})
+    audio_s = sum(load_clip(e.text, e.audio).pcm.size / RATE for e in entries)
     results: dict[str, dict[str, Any]] = {
         path: {
             "wer": _score(entries, r.hypotheses),
             "latency_ms": percentiles(r.latency_ms),
+            # decode paths: time taken over audio decoded (stream latencies are not decode times)
+            "rtf": None if path == "stream" else round(sum(r.latency_ms) / 1000 / audio_s, 3),
             "problems": r.problems[:20],
             "hypotheses": r.hypotheses,
         }
         for path, r in runs.items()
     }
-    audio_s = sum(load_clip(e.text, e.audio).pcm.size / RATE for e in entries)
     report = {
         "manifest": str(manifest),
         "utterances": len(entries),
@@ -242,11 +244,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     }
     args.output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     print(f"{len(entries)} utterances ({audio_s:.0f} s) from {manifest}; server model {model}")
-    print(f"{'path':<14}{'WER %':>8}" + "".join(f"{s:>16}" for s in sources) + f"{'p50 ms':>9}{'p95 ms':>9}")
+    header = "".join(f"{s:>16}" for s in sources)
+    print(f"{'path':<14}{'WER %':>8}{header}{'p50 ms':>9}{'p95 ms':>9}{'RTF':>7}")
     for path, r in results.items():
         per_source = "".join(f"{100 * r['wer'].get(s, 0):>16.2f}" for s in sources)
         p50, p95 = r["latency_ms"]["p50"] or 0, r["latency_ms"]["p95"] or 0
-        print(f"{path:<14}{100 * r['wer']['all']:>8.2f}{per_source}{p50:>9.0f}{p95:>9.0f}")
+        rtf = "-" if r["rtf"] is None else f"{r['rtf']:.3f}"
+        print(f"{path:<14}{100 * r['wer']['all']:>8.2f}{per_source}{p50:>9.0f}{p95:>9.0f}{rtf:>7}")
     problems = [p for r in runs.values() for p in r.problems]
     for problem in problems[:5]:
         print(f"  problem: {problem}")
