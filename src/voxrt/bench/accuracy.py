@@ -25,12 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 
-from voxrt.audio import decode_audio
+from voxrt.audio import decode_audio, resample
 from voxrt.bench.realspeech import LANGUAGES, ManifestEntry, build_manifest, load_manifest
 from voxrt.bench.server import running_server
 from voxrt.bench.stream import match_items, percentiles
-from voxrt.bench.stream_client import RATE, build_script, load_clip, stream_sessions
+from voxrt.bench.stream_client import RATE, Clip, build_script, speech_span, stream_sessions
 from voxrt.bench.wer import edits, normalize
 from voxrt.config import Settings
 
@@ -105,6 +106,20 @@ def subtitle_text(body: str) -> str:
     return " ".join(lines)
 
 
+def _clip(entry: ManifestEntry) -> Clip:
+    """Any audio file of a manifest as the realtime client streams it: 24 kHz int16 with its speech
+    edges.
+
+    Raises:
+        RuntimeError: the file holds no sample above the edge amplitude.
+    """
+    audio = resample(decode_audio(entry.audio.read_bytes()), 16000, RATE)
+    span = speech_span(audio)
+    if span is None:
+        raise RuntimeError(f"{entry.audio} holds no speech")
+    return Clip(entry.text, np.clip(np.round(audio * 32768.0), -32768, 32767).astype("<i2"), span)
+
+
 def _raw(entries: list[ManifestEntry], settings: Settings, detect: bool) -> PathRun:
     from faster_whisper import WhisperModel
 
@@ -160,7 +175,7 @@ def _rest(base_url: str, entries: list[ManifestEntry], response_format: str, det
 def _stream(
     url: str, entries: list[ManifestEntry], pid: int, args: argparse.Namespace, detect: bool
 ) -> PathRun:
-    clips = [load_clip(e.text, e.audio) for e in entries]
+    clips = [_clip(e) for e in entries]
     script = build_script(clips, len(clips), 0, args.pause_ms)
     language = None if detect else entries[0].lang
     run = asyncio.run(stream_sessions(url, [script], args.chunk_ms, pid, language))
@@ -220,7 +235,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 elif path != "raw":
                     runs[path] = _rest(server.base_url, entries, path, args.detect_language)
     sources = sorted({e.source for e in entries})
-    audio_s = sum(load_clip(e.text, e.audio).pcm.size / RATE for e in entries)
+    audio_s = sum(len(decode_audio(e.audio.read_bytes())) / 16000 for e in entries)
     results: dict[str, dict[str, Any]] = {
         path: {
             "wer": _score(entries, r.hypotheses),
