@@ -59,11 +59,15 @@ def real_english() -> list[ManifestEntry]:
     return _slice(load_manifest(build_manifest("en")), 40)
 
 
+# Prompts that Whisper base reads without an error, given the language or not: the multilingual tests
+# check the language plumbing, and a wrong language reads as nonsense (WER near 100 %).
+_PROMPTS = {"es": "confbridge-begin-glorious-a", "fr": "priv-introsaved"}
+
+
 @pytest.fixture(scope="session")
-def real_prompts() -> dict[str, list[ManifestEntry]]:
-    """Real Spanish and French prompts of 5-12 words, a few each."""
+def real_prompts() -> dict[str, ManifestEntry]:
+    """One real Spanish and one real French prompt (Debian's Asterisk sets)."""
     chosen = {}
-    for lang in ("es", "fr"):
-        entries = [e for e in load_manifest(build_manifest(lang)) if 5 <= len(e.text.split()) <= 12]
-        chosen[lang] = _slice(entries, 4)
+    for lang, stem in _PROMPTS.items():
+        chosen[lang] = next(e for e in load_manifest(build_manifest(lang)) if e.audio.stem == stem)
     return chosen
