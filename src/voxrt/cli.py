@@ -1,4 +1,4 @@
-"""``voxrt``: serve | transcribe | bench | config."""
+"""``voxrt``: serve | transcribe | say | voices | setup | bench | config."""
 
 from __future__ import annotations
 
@@ -137,6 +137,26 @@ def _with_progress(
     return result
 
 
+def _say(args: argparse.Namespace) -> int:
+    from voxrt.tts.cli import say
+
+    overrides = {"tts": {"engine": args.engine}} if args.engine else None
+    return say(args, _settings(args, overrides))
+
+
+def _voices(args: argparse.Namespace) -> int:
+    from voxrt.tts.cli import voices
+
+    overrides = {"tts": {"engine": args.engine}} if args.engine else None
+    return voices(_settings(args, overrides))
+
+
+def _setup(args: argparse.Namespace) -> int:
+    from voxrt.tts.cli import setup_kokoro
+
+    return setup_kokoro(_settings(args))
+
+
 def _config(args: argparse.Namespace) -> int:
     if args.action == "example":
         sys.stdout.write(example_yaml())
@@ -151,6 +171,9 @@ _BENCHES = {
     "stream": ("voxrt.bench.stream", "realtime latency and capacity"),
     "engine": ("voxrt.bench.engine", "one recognizer: latency and tokens/s"),
     "accuracy": ("voxrt.bench.accuracy", "WER of each path on real speech"),
+    "llm": ("voxrt.bench.llm", "the configured responder: time to first token and tokens/s"),
+    "tts": ("voxrt.bench.tts", "speech synthesis: first audio and RTF per engine"),
+    "soak": ("voxrt.bench.soak", "many sessions for a long time: growth and failures"),
 }
 
 
@@ -181,6 +204,18 @@ def _parser(argv: list[str]) -> argparse.ArgumentParser:
     tr.add_argument("--output-dir", "-o", type=Path, help="write FILE.<format> here instead of stdout")
     tr.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     tr.set_defaults(func=_transcribe)
+
+    from voxrt.tts.cli import add_say_arguments
+
+    say = sub.add_parser("say", parents=[common], help="speak text to an audio file (or play it)")
+    add_say_arguments(say)
+    say.set_defaults(func=_say)
+    voices = sub.add_parser("voices", parents=[common], help="list the voices of the TTS engine")
+    voices.add_argument("--engine", choices=["piper", "kokoro", "espeak"], help="default: tts.engine")
+    voices.set_defaults(func=_voices)
+    setup = sub.add_parser("setup", parents=[common], help="one-off set-up steps (before serving)")
+    setup.add_argument("what", choices=["kokoro"], help="kokoro: voices file from npm kokoro-js, model")
+    setup.set_defaults(func=_setup)
 
     cfg = sub.add_parser("config", parents=[common], help="show the effective config or an example")
     cfg.add_argument("action", choices=["show", "example"])

@@ -23,10 +23,12 @@ __all__ = [
     "AuthSettings",
     "ConfigError",
     "LimitsSettings",
+    "LlmSettings",
     "LoggingSettings",
     "RealtimeSettings",
     "ServerSettings",
     "Settings",
+    "TtsSettings",
     "VadSettings",
     "example_yaml",
     "load_settings",
@@ -253,6 +255,87 @@ class AsrSettings(_Section):
     )
 
 
+class LlmSettings(_Section):
+    engine: Literal["llama_cpp", "openai_compat", "voxtral"] = Field(
+        "llama_cpp",
+        description="Responder: llama_cpp (a GGUF model in process, voxrt[llm] extra), openai_compat (any "
+        "OpenAI-compatible chat server: vLLM, llama.cpp, Ollama, Mistral), voxtral (the loaded Voxtral "
+        "recognizer answers from the user's audio; needs asr.engine: voxtral).",
+    )
+    model: str | None = Field(
+        None,
+        description="llama_cpp: a GGUF file (empty: the embedded SmolLM2-135M-Instruct, demo grade). "
+        "openai_compat: the model name the server serves (required).",
+    )
+    instructions: str = Field(
+        "You are a helpful voice assistant. Answer in one or two short, plain sentences.",
+        description="System prompt, kept at the start of every conversation.",
+    )
+    temperature: float = Field(0.2, ge=0.0, le=2.0, description="Sampling temperature; 0 is greedy.")
+    max_output_tokens: int = Field(256, ge=1, le=32768, description="Most tokens in one reply.")
+    memory_turns: int = Field(
+        20,
+        ge=1,
+        le=1000,
+        description="Most past turns (a user message and its replies) kept; oldest go first.",
+    )
+    memory_tokens: int = Field(
+        1536,
+        ge=64,
+        le=1_000_000,
+        description="Most tokens of conversation kept, system prompt included; oldest turns go first.",
+    )
+    threads: int = Field(
+        1,
+        ge=0,
+        le=256,
+        description="llama_cpp: threads per generation (0: all cores). More speed up an idle machine; on a "
+        "busy one llama.cpp's threads spin waiting for each other (on a loaded 2-core machine 2 threads "
+        "made ~2-4 tokens/s where 1 made 34-66).",
+    )
+    context_tokens: int = Field(
+        2048, ge=256, le=131072, description="llama_cpp: context window per conversation, in tokens."
+    )
+    max_parallel: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="llama_cpp: replies generated at once (one model context each); more wait their turn. "
+        "openai_compat: most requests in flight.",
+    )
+    base_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^/\s]+",
+        description="openai_compat: base URL of the API, e.g. http://127.0.0.1:8080/v1; requests go to "
+        "{base_url}/chat/completions.",
+    )
+    api_key: SecretStr | None = Field(
+        None, description="openai_compat: API key sent as Authorization: Bearer (or env VOXRT_LLM__API_KEY)."
+    )
+    connect_timeout_s: float = Field(
+        3.0, gt=0, le=300, description="openai_compat: longest wait to connect, in seconds."
+    )
+    read_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="openai_compat: longest wait for the first token, and between two tokens, in seconds.",
+    )
+    retries: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="openai_compat: retries after a connection error, a timeout or a 5xx answer, only "
+        "before the first token (a reply already heard is not restarted).",
+    )
+    backoff_s: float = Field(
+        0.25,
+        ge=0,
+        le=60,
+        description="openai_compat: wait before the first retry; doubles for each next one.",
+    )
+
+
 class RealtimeSettings(_Section):
     max_sessions: int = Field(
         8, ge=1, le=10000, description="Concurrent realtime sessions; one more is refused with an error."
@@ -282,6 +365,69 @@ class RealtimeSettings(_Section):
         le=10000,
         description="Least audio between two partial decodes of an utterance; grows under load.",
     )
+    # -- per-session bounds against hostile or broken clients --
+    max_pending_commits: int = Field(
+        4,
+        ge=1,
+        le=1000,
+        description="Committed utterances of one session waiting for their transcript; a commit past "
+        "it gets an error (manual turns) or a failed transcription (server VAD) and is not queued.",
+    )
+    max_audio_rate: float = Field(
+        4.0,
+        ge=1.0,
+        le=1000.0,
+        description="Sustained rate, in seconds of audio per second, at which a session may send audio "
+        "(1 = real time); audio beyond it and beyond audio_burst_s is refused with an error.",
+    )
+    audio_burst_s: float = Field(
+        20.0,
+        ge=1.0,
+        le=3600.0,
+        description="Audio, in seconds, a session may send ahead of max_audio_rate at once (a client "
+        "catching up after a network hiccup, or a short file sent whole).",
+    )
+    max_messages_per_s: int = Field(
+        250,
+        ge=10,
+        le=100000,
+        description="WebSocket messages per second read from one session, with a burst of four "
+        "seconds' worth; past it the rest wait in the socket (every message costs the server to read).",
+    )
+    vad_gate_commits: bool = Field(
+        True,
+        description="Run the VAD over manually committed audio and skip the decode when it holds no "
+        "speech: the transcript is empty instead of what Whisper makes up from silence.",
+    )
+
+
+class TtsSettings(_Section):
+    engine: Literal["auto", "piper", "kokoro", "espeak", "none"] = Field(
+        "auto",
+        description="Speech synthesizer: piper (fast, voxrt[tts]), kokoro (quality, voxrt[kokoro] + "
+        "`voxrt setup kokoro`), espeak (tiny, robotic), none (no speech). auto: piper when installed, "
+        "else espeak when installed, else none.",
+    )
+    model: Path | None = Field(
+        None,
+        description="piper: a voice .onnx (its .onnx.json beside it); kokoro: a Kokoro v1.0 ONNX file. "
+        "Empty: the packaged voice / model.",
+    )
+    voice: str | None = Field(
+        None,
+        description="Default voice (and what OpenAI's names map to when the engine has no match). "
+        "Empty: piper's model, kokoro af_heart, espeak en-us.",
+    )
+    kokoro_voices: Path | None = Field(
+        None,
+        description="kokoro: the .npz voices file `voxrt setup kokoro` builds. Empty: "
+        "$VOXRT_CACHE or ~/.cache/voxrt, kokoro/voices-kokoro-js-1.2.1.npz.",
+    )
+    threads: int = Field(1, ge=1, le=64, description="Threads per synthesis (onnxruntime intra-op).")
+    device: Literal["cpu", "cuda", "auto"] = Field(
+        "cpu", description="kokoro: where it runs; cuda/auto need onnxruntime-gpu."
+    )
+    warmup: bool = Field(True, description="Synthesize one word at start so the first request is not slow.")
 
 
 class LimitsSettings(_Section):
@@ -366,9 +512,11 @@ class Settings(BaseSettings):
         default_factory=VadSettings, description="Voice activity detection for streaming sessions."
     )
     asr: AsrSettings = Field(default_factory=AsrSettings, description="Speech recognition.")
+    llm: LlmSettings = Field(default_factory=LlmSettings, description="Language model (agent replies).")
     realtime: RealtimeSettings = Field(
         default_factory=RealtimeSettings, description="Realtime WebSocket sessions (/v1/realtime)."
     )
+    tts: TtsSettings = Field(default_factory=TtsSettings, description="Speech synthesis.")
     limits: LimitsSettings = Field(default_factory=LimitsSettings, description="Request limits.")
     auth: AuthSettings = Field(default_factory=AuthSettings, description="Access control.")
     logging: LoggingSettings = Field(default_factory=LoggingSettings, description="Logging.")

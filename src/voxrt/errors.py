@@ -10,6 +10,7 @@ __all__ = [
     "InvalidRequest",
     "ModelNotReady",
     "NotFound",
+    "OriginNotAllowed",
     "PayloadTooLarge",
     "RequestTimeout",
     "ServerBusy",
@@ -104,6 +105,14 @@ class NotFound(VoxrtError):
     status = 404
     type = "invalid_request_error"
     code = "not_found"
+
+
+class OriginNotAllowed(VoxrtError):
+    """A browser on another site tried to open a realtime session."""
+
+    status = 403
+    type = "invalid_request_error"
+    code = "origin_not_allowed"
 
 
 class Unauthorized(VoxrtError):

@@ -59,8 +59,25 @@ class Metrics:
             field: Histogram(name, text, buckets=_LATENCY_BUCKETS, registry=r)
             for field, (name, text) in _TURN_FIELDS.items()
         }
+        self.tts_ttfb = Histogram(
+            "voxrt_tts_ttfb_seconds", "Speech synthesis: request to its first audio.", ["engine"],
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.tts_audio = Counter(
+            "voxrt_tts_audio_seconds", "Speech synthesized, in seconds of audio.", ["engine"], registry=r
+        )
+        self.tts_busy = Counter(
+            "voxrt_tts_synthesis_seconds", "Time spent synthesizing (over audio seconds: RTF).", ["engine"],
+            registry=r,
+        )  # fmt: skip
         depth = Gauge("voxrt_inference_queue_depth", "Inference jobs queued, not started.", registry=r)
         depth.set_function(queue_depth)
+
+    def synthesized(self, engine: str, ttfb_ms: float, audio_s: float, elapsed_s: float) -> None:
+        """Count one speech synthesis (``POST /v1/audio/speech``)."""
+        self.tts_ttfb.labels(engine).observe(ttfb_ms / 1000)
+        self.tts_audio.labels(engine).inc(audio_s)
+        self.tts_busy.labels(engine).inc(elapsed_s)
 
     def event_sent(self, event: dict[str, Any]) -> None:
         """Count a realtime server event handed to the socket."""

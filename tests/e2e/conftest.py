@@ -39,6 +39,9 @@ def realtime_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
         "max_sessions": RT_MAX_SESSIONS,
         "max_message_bytes": RT_MAX_MESSAGE,
         "idle_timeout_s": RT_IDLE_S,
+        # the slow-reader test floods a session with bad events; read at the default 250 a second
+        # they would take minutes to fill the socket buffers before the server sees a slow reader
+        "max_messages_per_s": 100_000,
     }
     config.write_text(yaml.safe_dump({"auth": {"api_keys": [RT_KEY]}, "realtime": limits}))
     with running_server(directory / "server.log", config=config) as process:

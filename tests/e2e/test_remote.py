@@ -70,6 +70,7 @@ def test_rest_through_a_second_voxrt(front: ServerProcess, corpus: list[Utteranc
     srt = _post(front, corpus[3].path, response_format="srt")
     assert srt.text.startswith("1\n00:00:00,000 --> ")
     models = httpx.get(f"{front.base_url}/v1/models").json()
+    # the loaded recognizer first; speech models list their voices
     assert models["data"][0]["id"] == "whisper-1" and models["data"][0]["voxrt"]["loaded"]
 
 

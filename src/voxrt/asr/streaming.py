@@ -11,6 +11,16 @@ decode took (so partials back off under load; they also queue behind every
 final). Only text that two consecutive decodes agree on is sent
 (LocalAgreement-2), so deltas rarely need taking back; the final decode of the
 whole utterance is the transcript, and where it differs from the deltas it wins.
+Audio running more than 2 s ahead of real time (a file sent whole, a flood)
+gets neither partials nor speculative finals.
+
+Bounds: at most ``max_pending`` utterances of a session wait for their final
+transcript; a manual commit past that is refused, an utterance the VAD ends
+past it fails at once. ``aclose`` cancels every decode of the session: queued
+ones never start, a running one stops at its next segment. A final queued
+behind another of the same session's runs at partial priority: a backlog
+waits behind every other session's finals. ``speech_gate`` checks manually
+committed audio (off the event loop); without speech, the transcript is empty.
 
 Speculative finalization: once the speech has been followed by the trailing
 pad's worth of silence, the final decode starts on exactly the audio the
@@ -21,17 +31,26 @@ silence window closes it is the final, already done or nearly so.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from voxrt.asr.agreement import common_prefix
 from voxrt.asr.base import ASREngine, Transcription, TranscriptionOptions
+from voxrt.asr.stream_events import (
+    Committed,
+    Completed,
+    Failed,
+    Partial,
+    SpeechStarted,
+    SpeechStopped,
+    StreamEvent,
+    TurnMetrics,
+)
 from voxrt.audio.decode import SAMPLE_RATE
 from voxrt.errors import InvalidRequest, VoxrtError
 from voxrt.runtime.pool import Priority
@@ -55,61 +74,11 @@ log = logging.getLogger(__name__)
 
 _MIN_PARTIAL_AUDIO_S = 0.6  # shorter audio gives Whisper too little to go on
 _MIN_COMMIT_MS = 100  # as OpenAI: a shorter buffer is refused
-
-
-@dataclass(frozen=True)
-class SpeechStarted:
-    item_id: str
-    audio_start_ms: int
-
-
-@dataclass(frozen=True)
-class Partial:
-    item_id: str
-    delta: str
-
-
-@dataclass(frozen=True)
-class SpeechStopped:
-    item_id: str
-    audio_end_ms: int
-
-
-@dataclass(frozen=True)
-class Committed:
-    item_id: str
-
-
-@dataclass(frozen=True)
-class TurnMetrics:
-    """Latencies of one utterance, in ms (names as in DESIGN.md)."""
-
-    endpoint_ms: float | None
-    asr_final_ms: float | None
-    asr_partial_ms: tuple[float, ...]
-    decode_ms: float
-    audio_ms: float
-
-
-@dataclass(frozen=True)
-class Completed:
-    item_id: str
-    transcript: str
-    audio_s: float
-    metrics: TurnMetrics
-
-
-@dataclass(frozen=True)
-class Failed:
-    item_id: str
-    error: VoxrtError
-
-
-StreamEvent = SpeechStarted | Partial | SpeechStopped | Committed | Completed | Failed
-
-
-def _new_item_id() -> str:
-    return "item_" + secrets.token_hex(10)
+# Audio this far ahead of real time is a file or a flood, not a person speaking: partials and
+# speculative finals of it would only take the recognizer from other sessions. The lead drains
+# at 1.5x real time.
+_AHEAD_S = 2.0
+_LEAD_DRAIN = 1.5
 
 
 @dataclass
@@ -140,10 +109,13 @@ class StreamingRecognizer:
         options: TranscriptionOptions,
         on_event: Callable[[StreamEvent], None],
         *,
+        new_item_id: Callable[[], str],
         partials: bool = True,
         speculative_final: bool = True,
         partial_interval_ms: int = 300,
         max_buffer_s: float = 60.0,
+        max_pending: int = 4,
+        speech_gate: Callable[[np.ndarray], bool] | None = None,
     ) -> None:
         self.engine = engine
         self.options = options
@@ -153,21 +125,38 @@ class StreamingRecognizer:
         self._interval_s = self._base_interval_s = partial_interval_ms / 1000
         self._max_buffer = int(max_buffer_s * SAMPLE_RATE)
         self._emit = on_event
+        self._new_item_id = new_item_id  # ids are the protocol layer's
         self._utterance: _Utterance | None = None
         self._manual: list[np.ndarray] = []
         self._manual_samples = 0
         self._audio_ms = 0.0  # audio pushed so far, on the session's time line
         self._base_ms = 0.0  # where the current segmenter's clock started
         self._arrivals: deque[tuple[float, float]] = deque(maxlen=4096)  # (audio ms, wall s)
+        self._lead_s = 0.0  # how far the audio has run ahead of real time
         self._partial_task: asyncio.Task[None] | None = None
-        self._finals: asyncio.Task[None] | None = None
+        self._max_pending = max_pending
+        self._gate = speech_gate
+        self._last_final: asyncio.Task[None] | None = None  # completions leave in this chain's order
+        self._finals: set[asyncio.Task[None]] = set()  # utterances not yet completed or failed
+        self._decodes: set[asyncio.Task[Transcription]] = set()  # final and speculative decodes
 
     @property
     def audio_ms(self) -> float:
         return self._audio_ms
 
-    def push(self, audio: np.ndarray) -> None:
-        """Take float32 16 kHz audio.
+    @property
+    def manual(self) -> bool:
+        """No turn detection: only ``commit`` ends an utterance."""
+        return self._segmenter is None
+
+    @property
+    def pending(self) -> int:
+        """Utterances waiting for their final transcript."""
+        return len(self._finals)
+
+    def push(self, audio: np.ndarray, arrived_s: float | None = None) -> None:
+        """Take float32 16 kHz audio; ``arrived_s``: how much audio arrived with it (default: its
+        length; a caller pushing one message in slices counts the whole message with the first).
 
         Raises:
             VoxrtError: manual-turn audio over the buffer limit (the audio is refused, not kept).
@@ -182,7 +171,11 @@ class StreamingRecognizer:
             self._manual.append(audio)
             self._manual_samples += len(audio)
         self._audio_ms += 1000 * len(audio) / SAMPLE_RATE
-        self._arrivals.append((self._audio_ms, time.perf_counter()))
+        now = time.perf_counter()
+        if self._arrivals:
+            self._lead_s = max(0.0, self._lead_s - _LEAD_DRAIN * (now - self._arrivals[-1][1]))
+        self._lead_s += len(audio) / SAMPLE_RATE if arrived_s is None else arrived_s
+        self._arrivals.append((self._audio_ms, now))
         if self._segmenter is not None:
             self._handle(self._segmenter.push(audio))
             self._maybe_speculate()
@@ -192,7 +185,8 @@ class StreamingRecognizer:
         """End the current turn now (``input_audio_buffer.commit``).
 
         Raises:
-            VoxrtError: less than 100 ms of audio to commit.
+            VoxrtError: less than 100 ms of audio to commit, or ``max_pending`` utterances are
+                still waiting for their transcripts (manual turns; the buffer is kept).
         """
         if self._segmenter is not None:
             if not self._segmenter.in_speech:
@@ -206,11 +200,14 @@ class StreamingRecognizer:
                 f"The buffer holds less than {_MIN_COMMIT_MS} ms of audio; nothing to commit.",
                 code="input_audio_buffer_commit_empty",
             )
+        if len(self._finals) >= self._max_pending:
+            raise self._too_many_pending()
         audio = np.concatenate(self._manual)
         self._manual, self._manual_samples = [], 0
-        item_id = _new_item_id()
+        item_id = self._new_item_id()
         self._emit(Committed(item_id))
-        self._start_final(_Utterance(item_id, int(self._audio_ms - 1000 * len(audio) / SAMPLE_RATE)), audio)
+        started_ms = int(self._audio_ms - 1000 * len(audio) / SAMPLE_RATE)
+        self._start_final(_Utterance(item_id, started_ms), audio, gated=True)
 
     def clear(self) -> None:
         """Drop buffered audio and any utterance in progress (``input_audio_buffer.clear``)."""
@@ -234,18 +231,19 @@ class StreamingRecognizer:
 
     async def settle(self) -> None:
         """Return once every committed utterance has its ``Completed`` or ``Failed`` event."""
-        while self._finals is not None and not self._finals.done():
-            await asyncio.wait({self._finals})
+        while self._finals:  # completions leave in order: the last one waits for all before it
+            await asyncio.wait(self._finals)
 
     async def aclose(self) -> None:
-        """Stop every decode of this session (disconnect): nothing is left running."""
+        """Stop every decode of this session (disconnect): queued ones never start, a running one
+        stops at its next segment; returns once none is left running."""
         self._cancel_partial()
         if self._utterance is not None:
             self._utterance.drop_speculation()
-        if self._finals is not None:
-            self._finals.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._finals
+        tasks = [*self._finals, *self._decodes]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -253,7 +251,7 @@ class StreamingRecognizer:
         for event in events:
             if isinstance(event, VadStarted):
                 start = int(self._base_ms + event.audio_start_ms)
-                self._utterance = _Utterance(_new_item_id(), start)
+                self._utterance = _Utterance(self._new_item_id(), start)
                 self._interval_s = self._base_interval_s
                 self._emit(SpeechStarted(self._utterance.item_id, start))
             elif self._utterance is not None:
@@ -269,6 +267,8 @@ class StreamingRecognizer:
         utterance = self._utterance
         if not self._speculative or utterance is None or self._segmenter is None:
             return
+        if self._lead_s > _AHEAD_S:  # no one is waiting on this audio in real time
+            return
         settled = self._segmenter.settled_audio()
         if settled is None:  # speech goes on (or resumed): any guess at the final is void
             utterance.drop_speculation()
@@ -276,9 +276,7 @@ class StreamingRecognizer:
             utterance.drop_speculation()
             self._cancel_partial()  # the speculative final supersedes partials of this utterance
             utterance.speculated_samples = len(settled)
-            utterance.speculation = asyncio.create_task(
-                self.engine.transcribe(settled, self.options, priority=Priority.FINAL)
-            )
+            utterance.speculation = self._decode(settled, gated=False)
 
     def _arrival(self, audio_ms: float) -> float:
         """Wall time at which the audio at ``audio_ms`` had arrived."""
@@ -287,20 +285,62 @@ class StreamingRecognizer:
                 return wall
         return time.perf_counter()
 
+    def _too_many_pending(self) -> VoxrtError:
+        return InvalidRequest(
+            f"{self._max_pending} utterances of this session are still waiting for their transcripts; "
+            "wait for one before committing another.",
+            code="too_many_pending_commits",
+        )
+
     def _start_final(
         self,
         utterance: _Utterance,
         audio: np.ndarray,
         end_ms: float | None = None,
         endpoint_ms: float | None = None,
+        gated: bool = False,
     ) -> None:
+        if len(self._finals) >= self._max_pending:  # an utterance the VAD ended: not queued
+            utterance.drop_speculation()
+            self._chain(self._fail(Failed(utterance.item_id, self._too_many_pending()), self._last_final))
+            return
         if utterance.speculation is not None and utterance.speculated_samples == len(audio):
             decode, utterance.speculation = utterance.speculation, None  # the guess was right
         else:
             utterance.drop_speculation()
-            decode = asyncio.create_task(self.engine.transcribe(audio, self.options, priority=Priority.FINAL))
-        previous = self._finals
-        self._finals = asyncio.create_task(self._final(utterance, decode, end_ms, endpoint_ms, previous))
+            decode = self._decode(audio, gated)
+        self._chain(self._final(utterance, decode, end_ms, endpoint_ms, self._last_final))
+
+    def _chain(self, completion: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(completion)
+        self._last_final = task
+        self._finals.add(task)
+        task.add_done_callback(self._finals.discard)
+
+    def _decode(self, audio: np.ndarray, gated: bool) -> asyncio.Task[Transcription]:
+        # Behind a final of its own, a session's next one waits with the partials: a session that
+        # sends speech faster than it is decoded yields to the others instead of queueing ahead.
+        priority = Priority.PARTIAL if self._finals else Priority.FINAL
+        task = asyncio.create_task(self._transcribe(audio, gated, priority))
+        self._decodes.add(task)
+        task.add_done_callback(self._decodes.discard)
+        return task
+
+    async def _transcribe(self, audio: np.ndarray, gated: bool, priority: Priority) -> Transcription:
+        if gated and self._gate is not None and not await asyncio.to_thread(self._gate, audio):
+            return Transcription(
+                text="",
+                language=None,
+                duration=len(audio) / SAMPLE_RATE,
+                segments=(),
+                options=self.options,
+                processing_s=0.0,
+            )
+        return await self.engine.transcribe(audio, self.options, priority=priority)
+
+    async def _fail(self, outcome: Failed, previous: asyncio.Task[None] | None) -> None:
+        await _after(previous)
+        self._emit(outcome)
 
     async def _final(
         self,
@@ -329,14 +369,14 @@ class StreamingRecognizer:
                 audio_ms=1000 * result.duration,
             )
             outcome = Completed(utterance.item_id, result.text, result.duration, metrics)
-        if previous is not None:  # completions leave in the order the utterances ended
-            with contextlib.suppress(asyncio.CancelledError):
-                await previous
+        await _after(previous)  # completions leave in the order the utterances ended
         self._emit(outcome)
 
     def _maybe_partial(self) -> None:
         utterance = self._utterance
         if not self._partials or utterance is None or self._segmenter is None or utterance.speculation:
+            return
+        if self._lead_s > _AHEAD_S:
             return
         if self._partial_task is not None and not self._partial_task.done():
             return
@@ -359,10 +399,10 @@ class StreamingRecognizer:
         if self._utterance is not utterance:
             return  # the utterance ended while this decode ran: the final takes over
         words = result.text.split()
-        agreed = _common_prefix(utterance.hypothesis, words)
+        agreed = common_prefix(utterance.hypothesis, words)
         utterance.hypothesis = words
         stable = len(utterance.stable)
-        if len(agreed) <= stable or _common_prefix(utterance.stable, agreed) != agreed[:stable]:
+        if len(agreed) <= stable or common_prefix(utterance.stable, agreed) != agreed[:stable]:
             return  # nothing new, or the decodes now disagree with text already sent
         new = agreed[stable:]
         delta = (" " if utterance.stable else "") + " ".join(new)
@@ -376,16 +416,7 @@ class StreamingRecognizer:
             self._partial_task = None
 
 
-def _common_prefix(a: list[str], b: list[str]) -> list[str]:
-    """The words two hypotheses share from the start (compared without case or punctuation);
-    the words of ``b`` are kept, since the newer decode spells them best."""
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if _bare(x) != _bare(y):
-            break
-        n += 1
-    return b[:n]
-
-
-def _bare(word: str) -> str:
-    return "".join(ch for ch in word.lower() if ch.isalnum())
+async def _after(previous: asyncio.Task[None] | None) -> None:
+    """Wait until ``previous`` is over, however it ends; a cancellation of the caller still ends it."""
+    if previous is not None:
+        await asyncio.wait([previous])

@@ -191,6 +191,41 @@ class VoxtralEngine(ASREngine):
         log.debug("voxtral answered about %.2f s of audio in %.3f s", len(audio) / SAMPLE_RATE, elapsed)
         return answer
 
+    def chat_tokens(
+        self, chat: list[dict[str, Any]], max_new_tokens: int, temperature: float
+    ) -> Iterator[int]:
+        """The reply's token ids to a chat-template conversation (audio parts as base64 WAV), one
+        forward pass per ``next`` with a KV cache (blocking; for a worker, one step per job).
+
+        Each step holds inference mode only for itself: consecutive steps may run on other threads.
+        """
+        torch = _torch()
+        assert self._model is not None, "load() first"
+        inputs = self._processor.apply_chat_template(chat)
+        features = inputs.get("input_features")
+        step: dict[str, Any] = {"input_ids": inputs["input_ids"].to(self.device)}
+        if features is not None:
+            step["input_features"] = features.to(self.device, getattr(torch, self.dtype))
+        for _ in range(max_new_tokens):
+            with torch.inference_mode():
+                out = self._model(**step, use_cache=True)
+                logits = out.logits[0, -1].float()
+                if temperature > 0:
+                    token = int(torch.multinomial(torch.softmax(logits / temperature, -1), 1))
+                else:
+                    token = int(logits.argmax())
+            if token == self._eos_id:
+                return
+            yield token
+            step = {
+                "input_ids": torch.tensor([[token]], device=self.device),
+                "past_key_values": out.past_key_values,
+            }
+
+    def detokenize(self, tokens: list[int]) -> str:
+        """Text of ``tokens``, special tokens left out."""
+        return str(self._processor.tokenizer.decode(tokens, skip_special_tokens=True))
+
     def time_generate(self, audio: np.ndarray, new_tokens: int, batch: int = 1) -> float:
         """Seconds one ``generate`` takes for ``batch`` copies of ``audio``, each row held to exactly
         ``new_tokens`` tokens (blocking; for benchmarks: random weights stop anywhere otherwise)."""

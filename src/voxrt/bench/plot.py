@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["plot_latency"]
+__all__ = ["plot_latency", "plot_tts"]
 
 
 def plot_latency(rows: list[dict[str, Any]], path: Path, limit_ms: float, title: str) -> None:
@@ -52,4 +52,45 @@ def plot_latency(rows: list[dict[str, Any]], path: Path, limit_ms: float, title:
     axes.set_title(title, fontsize=10)
     axes.grid(True, alpha=0.3)
     axes.legend(loc="upper left", fontsize=9)
+    figure.savefig(path)
+
+
+def plot_tts(engines: dict[str, dict[str, Any]], path: Path) -> None:
+    """``voxrt bench tts``'s chart at ``path``: time to first audio (p50 bars, p95 ticks) and
+    real-time factor per engine, for each input warm and cold and for the concurrent run.
+
+    Raises:
+        RuntimeError: matplotlib is not installed.
+    """
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise RuntimeError("the benchmark charts need matplotlib: pip install 'voxrt[bench]'") from exc
+    figure = Figure(figsize=(10, 5), dpi=110, layout="constrained")
+    FigureCanvasAgg(figure)
+    ttfb_axes, rtf_axes = figure.subplots(1, 2)
+    groups: list[tuple[str, str, str | None]] = [
+        *((f"{size} warm", "warm", size) for size in ("short", "medium", "long")),
+        *((f"{size} cold", "cold", size) for size in ("short", "medium", "long")),
+        ("medium, N at once", "concurrent", None),
+    ]
+    width = 0.8 / max(len(engines), 1)
+    for index, (name, result) in enumerate(engines.items()):
+        stats = [result[kind] if size is None else result[kind][size] for _, kind, size in groups]
+        xs = [i + index * width for i in range(len(groups))]
+        p50 = [s["tts_ttfb_ms"]["p50"] for s in stats]
+        p95 = [s["tts_ttfb_ms"]["p95"] for s in stats]
+        ttfb_axes.bar(xs, p50, width, label=name)
+        ttfb_axes.scatter(xs, p95, marker="_", s=120, color="black")
+        rtf_axes.bar(xs, [s["rtf"]["p50"] for s in stats], width, label=name)
+    ticks = [i + width * (len(engines) - 1) / 2 for i in range(len(groups))]
+    for axes, label in ((ttfb_axes, "time to first audio (ms), p50; p95 tick"), (rtf_axes, "RTF p50")):
+        axes.set_xticks(ticks, [g[0] for g in groups], rotation=35, ha="right", fontsize=8)
+        axes.set_ylabel(label)
+        axes.set_yscale("log")
+        axes.grid(True, axis="y", alpha=0.3)
+        axes.legend(fontsize=8)
+    rtf_axes.axhline(1.0, color="gray", linestyle=":", linewidth=1.5)
+    figure.suptitle("voxrt bench tts", fontsize=10)
     figure.savefig(path)

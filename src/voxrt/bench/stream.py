@@ -29,7 +29,7 @@ from voxrt.bench.stream_client import LEAD_MS, RATE, Run, Script, build_script, 
 from voxrt.bench.wer import wer
 from voxrt.config import Settings
 
-__all__ = ["add_arguments", "capacity", "match_items", "percentiles", "run"]
+__all__ = ["add_arguments", "capacity", "match_items", "percentiles", "run", "summarize"]
 
 FINAL_P95_LIMIT_MS = 1500.0
 SWEEP_STOP_P95_MS = 3000.0  # past this, larger counts only take longer to fail
@@ -131,7 +131,8 @@ def match_items(
     return assigned, stray
 
 
-def _summarize(scripts: list[Script], run: Run, chunk_ms: int) -> dict[str, Any]:
+def summarize(scripts: list[Script], run: Run, chunk_ms: int) -> dict[str, Any]:
+    """Latency, accuracy and anomaly figures of a run: each script beside the log of its session."""
     final: list[float] = []
     server_final: list[float] = []
     endpoint: list[float] = []
@@ -248,7 +249,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print("".join(f"{title:>{width}}" for title, width, _, _ in _COLUMNS))
         for count in counts:
             scripts = [build_script(clips, args.utterances, i, args.pause_ms) for i in range(count)]
-            stats = _summarize(
+            stats = summarize(
                 scripts, asyncio.run(stream_sessions(url, scripts, args.chunk_ms, pid)), args.chunk_ms
             )
             rows.append(stats)

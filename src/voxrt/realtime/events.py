@@ -3,6 +3,7 @@ the session configuration, and server event constructors."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import Any, Literal
 
@@ -18,7 +19,9 @@ __all__ = [
     "TurnDetection",
     "UnknownEvent",
     "error_event",
+    "parse_event",
     "server_event",
+    "shorten",
     "validation_error",
 ]
 
@@ -34,7 +37,7 @@ class FormatIn(_Lenient):
 
 
 class TranscriptionIn(_Lenient):
-    model: str | None = None
+    model: str | None = Field(None, max_length=200)  # echoed in every session.updated
     language: str | None = Field(None, max_length=16)
     prompt: str | None = Field(None, max_length=4000)
 
@@ -174,6 +177,53 @@ class InvalidJson(InvalidRequest):
 
 class UnknownEvent(InvalidRequest):
     code = "unknown_event"
+
+
+MAX_DEPTH = 16  # client events nest 5 levels deep; deeper is an attack on the parser
+MAX_EVENT_ID = 128  # event ids are echoed in error events
+
+
+def parse_event(text: str) -> tuple[dict[str, Any], str | None]:
+    """A client event and its ``event_id`` (None when absent).
+
+    Raises:
+        InvalidJson: not JSON, or not a JSON object.
+        InvalidEvent: nested deeper than ``MAX_DEPTH``, or an ``event_id`` longer than ``MAX_EVENT_ID``.
+    """
+    try:
+        event = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidJson(f"The message is not valid JSON: {exc.msg}.") from None
+    except RecursionError:  # json's C parser recurses per level and gave up, far past MAX_DEPTH
+        raise InvalidEvent(f"The event is nested deeper than {MAX_DEPTH} levels.") from None
+    if _deeper_than(event, MAX_DEPTH):
+        raise InvalidEvent(f"The event is nested deeper than {MAX_DEPTH} levels.")
+    if not isinstance(event, dict):
+        raise InvalidJson("A client event must be a JSON object.")
+    event_id = event.get("event_id")
+    if not isinstance(event_id, str):
+        return event, None
+    if len(event_id) > MAX_EVENT_ID:
+        raise InvalidEvent(f"event_id is longer than {MAX_EVENT_ID} characters.", param="event_id")
+    return event, event_id
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def shorten(text: str, limit: int = 40) -> str:
+    """``text`` cut to ``limit`` characters for an error message (client strings are echoed)."""
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def validation_error(exc: ValidationError, prefix: str) -> InvalidEvent:

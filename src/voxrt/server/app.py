@@ -17,9 +17,10 @@ from voxrt.config import Settings
 from voxrt.metrics import Metrics, RequestMetrics
 from voxrt.server.errors import install_error_handlers
 from voxrt.server.limits import BodySizeLimit, BodyTimeout, RestSlots
-from voxrt.server.routers import health, metrics, models, realtime, transcriptions, web
+from voxrt.server.routers import health, metrics, models, realtime, speech, transcriptions, web
 from voxrt.server.routers.web import SecurityHeaders
 from voxrt.server.sessions import SessionRegistry
+from voxrt.tts import TTSEngine, create_tts_engine, resolve_engine
 from voxrt.vad import create_vad
 
 __all__ = ["create_app", "drain"]
@@ -36,14 +37,20 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     def loaded(task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
             state.load_error = f"{type(task.exception()).__name__}: {task.exception()}"
-            log.error("loading the speech recognition model failed: %s", state.load_error)
+            log.error("loading a model failed: %s", state.load_error)
 
     loading = asyncio.create_task(asyncio.to_thread(engine.load, state.settings.asr.warmup))
     loading.add_done_callback(loaded)
+    tts: TTSEngine | None = state.tts
+    if tts is not None:
+        tts_loading = asyncio.create_task(asyncio.to_thread(tts.load, state.settings.tts.warmup))
+        tts_loading.add_done_callback(loaded)
     try:
         yield
     finally:
         await asyncio.to_thread(engine.close)
+        if tts is not None:
+            tts.close()
 
 
 async def drain(app: FastAPI) -> None:
@@ -52,12 +59,14 @@ async def drain(app: FastAPI) -> None:
     await app.state.sessions.drain(app.state.settings.server.drain_timeout_s)
 
 
-def create_app(settings: Settings, engine: ASREngine | None = None) -> FastAPI:
+def create_app(settings: Settings, engine: ASREngine | None = None, tts: TTSEngine | None = None) -> FastAPI:
     """Build the app.
 
     Args:
         settings: the effective configuration.
         engine: a recognizer to serve (tests pass one); by default the configured one.
+        tts: a speech synthesizer to serve (tests pass one); by default the configured one, or
+            none when ``tts.engine`` resolves to none.
 
     Raises:
         ConfigError: the configured model is unusable, or the API key file unreadable.
@@ -65,6 +74,9 @@ def create_app(settings: Settings, engine: ASREngine | None = None) -> FastAPI:
     app = FastAPI(title="voxrt", version=voxrt.__version__, lifespan=_lifespan)
     app.state.settings = settings
     app.state.engine = engine or create_asr_engine(settings.asr)
+    if tts is None and resolve_engine(settings.tts) is not None:
+        tts = create_tts_engine(settings.tts)
+    app.state.tts = tts
     app.state.api_keys = settings.auth.keys()
     app.state.vad = create_vad(settings.vad.engine)
     app.state.sessions = SessionRegistry(settings.realtime.max_sessions)
@@ -86,7 +98,15 @@ def create_app(settings: Settings, engine: ASREngine | None = None) -> FastAPI:
             allow_methods=["*"],
             allow_headers=["*"],
         )
-    for router in (health.router, models.router, transcriptions.router, realtime.router, web.router):
+    routers = (
+        health.router,
+        models.router,
+        transcriptions.router,
+        speech.router,
+        realtime.router,
+        web.router,
+    )
+    for router in routers:
         app.include_router(router)
     app.mount("/static", web.static_files(), name="static")
     return app

@@ -20,8 +20,10 @@ async def ready(request: Request) -> JSONResponse:
     state = request.app.state
     if state.sessions.draining:
         return JSONResponse({"status": "draining"}, status_code=503)
-    if state.engine.ready:
-        return JSONResponse({"status": "ready", "models": [state.engine.model_id]})
+    tts = state.tts
+    if state.engine.ready and (tts is None or tts.ready):
+        models = [state.engine.model_id] + ([tts.name] if tts is not None else [])
+        return JSONResponse({"status": "ready", "models": models})
     if state.load_error is not None:
         return JSONResponse({"status": "failed", "error": state.load_error}, status_code=503)
     return JSONResponse({"status": "loading"}, status_code=503)

