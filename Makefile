@@ -17,7 +17,7 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_OPENMP=OFF -DLLAVA_BUILD=OFF
 # Kokoro's voices come from the npm package kokoro-js (a set-up step, never at run time).
 NPM := /usr/bin/npm
 
-.PHONY: serve test bench bench-stream bench-compare bench-tts kokoro clean llama-wheel
+.PHONY: serve test bench bench-stream bench-accuracy bench-compare bench-tts kokoro clean llama-wheel
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,12 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null
 
+# The real-speech tests fetch Debian's Asterisk prompts with apt-get download: the package lists
+# must know them (a fresh machine has run no apt-get update yet).
+$(VENV)/.apt-lists: | $(BIN)/python
+	apt-cache show asterisk-core-sounds-en-wav >/dev/null 2>&1 || $(SUDO) apt-get update -qq
+	touch $@
+
 $(NPM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq npm >/dev/null
@@ -56,7 +62,7 @@ kokoro: $(VENV)/.installed-dev $(NPM)
 serve: $(VENV)/.installed
 	$(BIN)/voxrt serve $(ARGS)
 
-test: $(VENV)/.installed-dev $(CHROMIUM) kokoro
+test: $(VENV)/.installed-dev $(CHROMIUM) kokoro $(VENV)/.apt-lists
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
@@ -67,6 +73,10 @@ bench: $(VENV)/.installed-dev
 
 bench-stream: $(VENV)/.installed-dev
 	$(BIN)/voxrt bench stream $(or $(ARGS),--sweep 1,4,6,8,10,12 --utterances 6)
+
+# WER of each path (raw model, REST formats, realtime) on real English speech
+bench-accuracy: $(VENV)/.installed-dev $(VENV)/.apt-lists
+	$(BIN)/voxrt bench accuracy $(ARGS)
 
 # voxrt beside WhisperLive and WhisperLiveKit (each installed on first run into bench-results/peers/)
 bench-compare: $(VENV)/.installed-dev

@@ -170,6 +170,7 @@ _BENCHES = {
     "transcribe": ("voxrt.bench.transcribe", "REST throughput vs direct"),
     "stream": ("voxrt.bench.stream", "realtime latency and capacity"),
     "engine": ("voxrt.bench.engine", "one recognizer: latency and tokens/s"),
+    "accuracy": ("voxrt.bench.accuracy", "WER of each path on real speech"),
     "llm": ("voxrt.bench.llm", "the configured responder: time to first token and tokens/s"),
     "tts": ("voxrt.bench.tts", "speech synthesis: first audio and RTF per engine"),
     "soak": ("voxrt.bench.soak", "many sessions for a long time: growth and failures"),

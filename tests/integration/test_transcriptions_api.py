@@ -127,9 +127,16 @@ def test_api_key_required(
 
 def test_models_and_ready(client: TestClient) -> None:
     models = client.get("/v1/models", headers=AUTH).json()
-    recognizers = [m["id"] for m in models["data"] if "voices" not in m]  # speech models list voices
-    assert models["object"] == "list" and recognizers == ["tiny.en"]
+    # the loaded recognizer first, then the other installed ones (base: the dev extra installs it),
+    # then the speech models, which list their voices
+    recognizers = [m for m in models["data"] if "voices" not in m]
+    assert models["object"] == "list" and [m["id"] for m in recognizers] == ["tiny.en", "base"]
+    assert [m["voxrt"] for m in recognizers] == [
+        {"loaded": True, "english_only": True},
+        {"loaded": False, "english_only": False},
+    ]
     assert client.get("/v1/models/tiny.en", headers=AUTH).json()["id"] == "tiny.en"
+    assert client.get("/v1/models/base", headers=AUTH).json()["voxrt"]["loaded"] is False
     missing = client.get("/v1/models/whisper-9", headers=AUTH)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
     assert client.get("/ready").json() == {"status": "ready", "models": ["tiny.en", "piper"]}

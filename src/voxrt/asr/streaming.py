@@ -35,7 +35,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -390,7 +390,8 @@ class StreamingRecognizer:
     async def _partial(self, utterance: _Utterance, audio: np.ndarray, covered_ms: float) -> None:
         started = time.perf_counter()
         try:
-            result = await self.engine.transcribe(audio, self.options, priority=Priority.PARTIAL)
+            draft = replace(self.options, draft=True)
+            result = await self.engine.transcribe(audio, draft, priority=Priority.PARTIAL)
         except Exception:
             log.debug("partial decode failed", exc_info=True)
             return

@@ -142,7 +142,14 @@ def build_script(clips: list[Clip], count: int, first: int, pause_ms: int) -> Sc
     return Script(np.concatenate(parts).tobytes(), texts, spans)
 
 
-async def _open(url: str) -> ClientConnection:
+def _session_update(language: str | None) -> dict[str, Any]:
+    if language is None:
+        return _SESSION_UPDATE
+    audio_in = {"format": {"type": "audio/pcm", "rate": RATE}, "transcription": {"language": language}}
+    return {"type": "session.update", "session": {"type": "transcription", "audio": {"input": audio_in}}}
+
+
+async def _open(url: str, language: str | None = None) -> ClientConnection:
     # no compression: deflating audio would cost the server CPU the benchmark means to give the ASR
     ws = await connect(
         url, max_size=None, compression=None, ping_interval=None, open_timeout=_SETUP_TIMEOUT_S
@@ -151,7 +158,7 @@ async def _open(url: str) -> ClientConnection:
         async with asyncio.timeout(_SETUP_TIMEOUT_S):
             for expected in ("session.created", "session.updated"):
                 if expected == "session.updated":
-                    await ws.send(json.dumps(_SESSION_UPDATE))
+                    await ws.send(json.dumps(_session_update(language)))
                 while (event := json.loads(await ws.recv()))["type"] != expected:
                     if event["type"] == "error":
                         raise RuntimeError(event.get("error", {}).get("message", "error event"))
@@ -251,11 +258,14 @@ class Run:
     cpu_s: float | None
 
 
-async def stream_sessions(url: str, scripts: list[Script], chunk_ms: int, server_pid: int) -> Run:
-    """Open one session per script (all before any audio), stream them at real-time pace with
-    starts staggered over ten chunks, and wait for their transcripts. Never raises for a session's
-    failure: it is logged in that session's ``errors``."""
-    opened = await asyncio.gather(*(_open(url) for _ in scripts), return_exceptions=True)
+async def stream_sessions(
+    url: str, scripts: list[Script], chunk_ms: int, server_pid: int, language: str | None = None
+) -> Run:
+    """Open one session per script (all before any audio; ``language`` set as the transcription
+    language when given), stream them at real-time pace with starts staggered over ten chunks, and
+    wait for their transcripts. Never raises for a session's failure: it is logged in that
+    session's ``errors``."""
+    opened = await asyncio.gather(*(_open(url, language) for _ in scripts), return_exceptions=True)
     cpu_before = process_cpu_s(server_pid)
     started = time.perf_counter() + 0.1
     stagger_s = 10 * chunk_ms / 1000 / len(scripts)  # so sessions don't all append in the same instant

@@ -1,72 +1,52 @@
-"""Word error rate after a normalizer for case, punctuation and numbers."""
+"""Word error rate after Whisper's standard text normalisers (the ``whisper-normalizer`` package).
+
+English: lower case, no punctuation, numbers as digits ("twelve" -> "12"),
+contractions expanded ("you're" -> "you are"), British spellings made American
+("colour" -> "color"), fillers dropped. Other languages: lower case, no
+punctuation, no diacritics (some transcripts are written without accents).
+"""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
+from functools import cache
 
-__all__ = ["normalize", "wer"]
-
-_ONES = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-]
-_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+__all__ = ["edits", "normalize", "wer"]
 
 
-def _number_words(n: int) -> str:
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
-    for size, name in (
-        (10**9, "billion"),
-        (10**6, "million"),
-        (1000, "thousand"),
-        (100, "hundred"),
-    ):
-        if n >= size:
-            rest = n % size
-            return f"{_number_words(n // size)} {name}" + (f" {_number_words(rest)}" if rest else "")
-    raise AssertionError("unreachable")
+@cache
+def _normalizer(english: bool) -> Callable[[str], str]:
+    try:
+        from whisper_normalizer.basic import BasicTextNormalizer
+        from whisper_normalizer.english import EnglishTextNormalizer
+    except ImportError as exc:
+        raise RuntimeError("WER needs the whisper-normalizer package: pip install 'voxrt[bench]'") from exc
+    normalizer: Callable[[str], str] = (
+        EnglishTextNormalizer() if english else BasicTextNormalizer(remove_diacritics=True)
+    )
+    return normalizer
 
 
-def normalize(text: str) -> list[str]:
-    """Lower-case words without punctuation, numbers spelled out ("12" -> "twelve")."""
-    text = text.lower().replace(",", "")  # "1,000" -> "1000"
-    text = re.sub(r"\d+", lambda m: " " + _number_words(int(m.group())) + " ", text)
-    text = re.sub(r"[-_/]", " ", text)
-    text = re.sub(r"[^\w\s]", "", text)
-    return text.split()
+def normalize(text: str, language: str = "en") -> list[str]:
+    """The words of ``text`` after the standard normaliser for ``language`` (a code such as en, fr)."""
+    return _normalizer(language.lower().startswith("en"))(text).split()
 
 
-def wer(references: list[str], hypotheses: list[str]) -> float:
-    """Corpus word error rate: word edits over reference words, both sides normalized."""
+def edits(reference: list[str], hypothesis: list[str]) -> int:
+    """Word edits (substitutions, insertions, deletions) turning ``reference`` into ``hypothesis``."""
+    row = list(range(len(hypothesis) + 1))
+    for i, rw in enumerate(reference, 1):
+        prev, row[0] = row[0], i
+        for j, hw in enumerate(hypothesis, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (rw != hw))
+    return row[len(hypothesis)]
+
+
+def wer(references: list[str], hypotheses: list[str], language: str = "en") -> float:
+    """Corpus word error rate: word edits over reference words, both sides normalised."""
     errors = words = 0
     for ref, hyp in zip(references, hypotheses, strict=True):
-        r, h = normalize(ref), normalize(hyp)
-        row = list(range(len(h) + 1))
-        for i, rw in enumerate(r, 1):
-            prev, row[0] = row[0], i
-            for j, hw in enumerate(h, 1):
-                prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (rw != hw))
-        errors += row[len(h)]
+        r = normalize(ref, language)
+        errors += edits(r, normalize(hyp, language))
         words += len(r)
     return errors / max(words, 1)

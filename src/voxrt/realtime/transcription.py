@@ -81,13 +81,15 @@ class TranscriptionSession(RealtimeSession):
 
     def apply(self, update: SessionIn, reply: str) -> None:
         """A ``session.update``: the new configuration takes effect and is echoed in ``reply``."""
-        self.config = self.config.apply(update)
+        new = self.config.apply(update)
+        self.recognizer.engine.check_options(TranscriptionOptions(language=new.language))
+        self.config = new
         self.input.configure(self.config.format, self.config.turn_detection, self._options())
         self.emit(server_event(reply, session=self.config.to_wire()))
 
     def _options(self) -> TranscriptionOptions:
         return TranscriptionOptions(
-            language=self.config.language, prompt=self.config.prompt, timestamps=False
+            language=self.config.language, prompt=self.config.prompt, timestamps=False, realtime=True
         )
 
 
