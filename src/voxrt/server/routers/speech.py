@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
@@ -18,6 +17,7 @@ from voxrt.errors import InvalidRequest, ModelNotReady, NotFound, VoxrtError
 from voxrt.server.auth import require_api_key
 from voxrt.server.limits import Slot
 from voxrt.server.sessions import accepting_requests
+from voxrt.server.sse import sse_event
 from voxrt.tts import SynthesisMetrics, TTSEngine
 from voxrt.tts.chunker import split_text
 
@@ -166,22 +166,18 @@ async def _sse(
     encoder = StreamEncoder(params.response_format, OUTPUT_RATE)
     try:
         async for data in _audio(engine, params, voice, encoder, on_metrics):
-            yield _event({"type": "speech.audio.delta", "audio": base64.b64encode(data).decode()})
+            yield sse_event({"type": "speech.audio.delta", "audio": base64.b64encode(data).decode()})
         frames = round(metrics[0].audio_s / _FRAME_S) if metrics else 0
         characters = len(params.input)
         usage = {"input_tokens": characters, "output_tokens": frames, "total_tokens": characters + frames}
-        yield _event({"type": "speech.audio.done", "usage": usage})
+        yield sse_event({"type": "speech.audio.done", "usage": usage})
     except VoxrtError as exc:
-        yield _event(exc.body())
+        yield sse_event(exc.body())
     except Exception:
         log.exception("speech synthesis failed mid-stream")
-        yield _event(VoxrtError("The speech synthesis failed.").body())
+        yield sse_event(VoxrtError("The speech synthesis failed.").body())
     finally:
         slot.release()
-
-
-def _event(data: dict[str, Any]) -> str:
-    return f"data: {json.dumps(data)}\n\n"
 
 
 @router.post("/audio/speech", summary="Synthesize speech (OpenAI-compatible)")

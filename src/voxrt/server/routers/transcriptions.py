@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable
@@ -29,6 +28,7 @@ from voxrt.runtime import Priority, iterate
 from voxrt.server.auth import require_api_key
 from voxrt.server.limits import Slot
 from voxrt.server.sessions import accepting_requests
+from voxrt.server.sse import sse_event
 from voxrt.vad.gate import scan_for_speech
 
 __all__ = ["router"]
@@ -106,19 +106,15 @@ async def _sse(
                 delta = segment.text if text else segment.text.lstrip()
                 if delta:
                     text += delta
-                    yield _event({"type": "transcript.text.delta", "delta": delta})
-        yield _event({"type": "transcript.text.done", "text": text})
+                    yield sse_event({"type": "transcript.text.delta", "delta": delta})
+        yield sse_event({"type": "transcript.text.done", "text": text})
     except VoxrtError as exc:
-        yield _event(exc.body())
+        yield sse_event(exc.body())
     except Exception:
         log.exception("streaming transcription failed")
-        yield _event(VoxrtError("The transcription failed.").body())
+        yield sse_event(VoxrtError("The transcription failed.").body())
     finally:
         slot.release()
-
-
-def _event(data: dict[str, Any]) -> str:
-    return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
 @router.post("/audio/transcriptions", summary="Transcribe audio (OpenAI-compatible)")
