@@ -67,6 +67,10 @@ def _drip(sock: socket.socket, data: bytes, interval_s: float, limit_s: float) -
             if not chunk:
                 return time.monotonic() - started, received
             received += chunk
+            while chunk:  # the server answered: read the rest of its answer, send no more
+                chunk = sock.recv(65536)
+                received += chunk
+            return time.monotonic() - started, received
         except TimeoutError:
             continue  # nothing from the server within the 1 s socket timeout: keep dripping
         except OSError:

@@ -7,6 +7,7 @@ import asyncio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voxrt.errors import PayloadTooLarge, RequestTimeout, ServerBusy
+from voxrt.runtime.memory import trim_heap
 
 __all__ = ["BodySizeLimit", "BodyTimeout", "RestSlots", "Slot"]
 
@@ -113,3 +114,4 @@ class Slot:
         if self._slots is not None:
             self._slots.taken -= 1
             self._slots = None
+            trim_heap()  # the request's buffers are free now

@@ -25,6 +25,7 @@ from voxrt.logs import session_id
 from voxrt.realtime.events import error_event
 from voxrt.realtime.protocol import CLOSE_POLICY, close_with, serve
 from voxrt.realtime.transcription import TranscriptionSession
+from voxrt.runtime.memory import trim_heap
 from voxrt.server.auth import is_valid, key_from_headers
 
 __all__ = ["router"]
@@ -128,3 +129,4 @@ async def realtime(websocket: WebSocket, intent: str | None = None) -> None:
         release()
         state.metrics.sessions.dec()
         log.info("realtime session closed")
+        trim_heap()
