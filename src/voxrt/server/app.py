@@ -50,7 +50,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         await asyncio.to_thread(engine.close)
         if tts is not None:
-            tts.close()
+            await asyncio.to_thread(tts.close)
 
 
 async def drain(app: FastAPI) -> None:

@@ -103,9 +103,10 @@ class TTSEngine(ABC):
         self._ready = True
 
     def close(self) -> None:
-        """Stop the engine's own worker pool (a shared pool is left to its owner)."""
+        """Stop the engine's own worker pool (a shared pool is left to its owner), waiting (bounded)
+        for a synthesis still running: native code running at interpreter exit can abort it."""
         if self._own_pool:
-            self._pool.shutdown()
+            self._pool.shutdown(timeout_s=10.0)
 
     def openai_voice_map(self) -> dict[str, str]:
         """Which of this engine's voices each OpenAI voice name speaks with."""
