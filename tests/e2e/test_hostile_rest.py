@@ -162,8 +162,7 @@ def loaded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
     directory = tmp_path_factory.mktemp("loaded")
     config = directory / "voxrt.yaml"
     limits = {"max_upload_bytes": 4_000_000, "max_audio_s": NEAR_LIMIT_S + 10}
-    asr = {"num_workers": 2}
-    config.write_text(yaml.safe_dump({"auth": {"api_keys": [KEY]}, "limits": limits, "asr": asr}))
+    config.write_text(yaml.safe_dump({"auth": {"api_keys": [KEY]}, "limits": limits}))
     with running_server(directory / "server.log", config=config) as process:
         yield process
 

@@ -37,10 +37,11 @@ class AsrSettings(Section):
     )
     cpu_threads: int = Field(0, ge=0, le=256, description="Threads per decode; 0 lets CTranslate2 choose.")
     num_workers: int = Field(
-        1,
+        2,
         ge=1,
         le=16,
-        description="Decodes that may run in parallel (each holds cpu_threads threads).",
+        description="Decodes that may run in parallel (each holds cpu_threads threads); with 2 or more, "
+        "one never takes REST uploads, so a live final never waits behind an upload.",
     )
     beam_size: int = Field(1, ge=1, le=10, description="Beam width; 1 is greedy decoding, the fastest.")
     language: str | None = Field(
