@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -115,14 +116,26 @@ async def _audio(
     )
     try:
         async for chunk in speech:
-            data = encoder.encode(chunk)
+            data = await _off_loop(encoder.encode, chunk)
             if data:
                 yield data
-        tail = encoder.finish()
+        tail = await _off_loop(encoder.finish)
         if tail:
             yield tail
     finally:
         encoder.close()
+
+
+async def _off_loop(fn: Callable[..., bytes], *args: Any) -> bytes:
+    """``fn(*args)`` in a worker thread (mp3 encoding takes ~30 ms per 4 s of audio). When the
+    caller is cancelled the call still finishes before the cancellation goes on, so the encoder is
+    never closed under a native call that is using it."""
+    call = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+    try:
+        return await asyncio.shield(call)
+    except asyncio.CancelledError:
+        await asyncio.wait({call})
+        raise
 
 
 def _recorder(request: Request, into: list[SynthesisMetrics]) -> Callable[[SynthesisMetrics], None]:
