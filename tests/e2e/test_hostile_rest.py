@@ -9,7 +9,6 @@ import re
 import socket
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -21,6 +20,7 @@ from tests.speech import RATE, speech_stream
 from voxrt.audio import resample
 from voxrt.audio.pcm import wav_bytes
 from voxrt.bench.server import ServerProcess, running_server
+from voxrt.bench.soak import process_resources
 
 pytestmark = pytest.mark.e2e
 
@@ -149,8 +149,7 @@ def test_an_abandoned_request_is_cancelled(server: ServerProcess) -> None:
 
 
 def _rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
+    return process_resources(pid)["rss_mb"]
 
 
 NEAR_LIMIT_S = 240

@@ -23,6 +23,7 @@ from tests.e2e.realtime_client import Client, pcm16, ws_url
 from tests.speech import RATE, noise, sentences, speech_stream
 from voxrt.bench.corpus import SENTENCES
 from voxrt.bench.server import ServerProcess, running_server
+from voxrt.bench.soak import process_resources
 from voxrt.bench.stream_client import process_cpu_s
 from voxrt.bench.wer import wer
 
@@ -56,10 +57,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 
 def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
+    return process_resources(pid)["rss_mb"]
 
 
 def _speech_pcm(seconds: float) -> bytes:
