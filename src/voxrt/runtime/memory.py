@@ -9,7 +9,6 @@ session or a REST request ends, at most once a second.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import time
 
 __all__ = ["trim_heap"]
@@ -18,10 +17,9 @@ _MIN_INTERVAL_S = 1.0
 
 
 def _malloc_trim() -> ctypes._NamedFuncPointer | None:
-    name = ctypes.util.find_library("c")
-    try:
-        return ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
+    try:  # the symbols the process already has loaded: no library search, no subprocess
+        return ctypes.CDLL(None).malloc_trim
+    except AttributeError:  # not glibc (musl, macOS): nothing to trim
         return None
 
 
