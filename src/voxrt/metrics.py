@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 __all__ = ["Metrics", "RequestMetrics"]
 
 _LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
+_BATCH_BUCKETS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)  # asr.max_batch is at most 64
 # voxrt.metrics event field -> histogram name and help
 _TURN_FIELDS = {
     "endpoint_ms": ("voxrt_endpoint_seconds", "Last voiced sample to the end of the utterance decided."),
@@ -72,6 +73,12 @@ class Metrics:
         )  # fmt: skip
         depth = Gauge("voxrt_inference_queue_depth", "Inference jobs queued, not started.", registry=r)
         depth.set_function(queue_depth)
+        self.batch_size = Histogram(
+            "voxrt_inference_batch_size",
+            "Decode requests run together in one model call (recognizers that batch across sessions).",
+            buckets=_BATCH_BUCKETS,
+            registry=r,
+        )
 
     def synthesized(self, engine: str, ttfb_ms: float, audio_s: float, elapsed_s: float) -> None:
         """Count one speech synthesis (``POST /v1/audio/speech``)."""

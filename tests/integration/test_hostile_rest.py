@@ -20,6 +20,7 @@ from tests.unit.test_decode_hostile import FFCONCAT, SDP
 from voxrt.audio.pcm import wav_bytes
 from voxrt.bench.corpus import Utterance
 from voxrt.server.routers.web import CSP
+from voxrt.server.state import state
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +65,7 @@ def test_playlist_and_sdp_uploads_are_refused_fast_and_read_nothing(client, secr
     secret.unlink()
     assert _refused_fast(client, data) == present  # no oracle for whether a server file exists
     assert "secret" not in present["message"] and str(secret.parent) not in present["message"]
-    assert client.app.state.rest_slots.taken == 0  # refused requests give their slot back
+    assert state(client.app).rest_slots.taken == 0  # refused requests give their slot back
 
 
 @pytest.fixture
@@ -113,7 +114,7 @@ def test_a_streamed_file_without_speech_gets_only_the_done_event(client):
     response = _post(client, _silence(20), stream="true")
     assert response.status_code == 200
     assert response.text == 'data: {"type": "transcript.text.done", "text": ""}\n\n'
-    assert client.app.state.rest_slots.taken == 0  # the stream gave its admission slot back
+    assert state(client.app).rest_slots.taken == 0  # the stream gave its admission slot back
 
 
 def test_speech_passes_the_gate(client, corpus: list[Utterance]):

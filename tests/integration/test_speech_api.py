@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.integration.conftest import API_KEY, AUTH, serve_in_process
+from voxrt.server.state import state
 
 pytestmark = pytest.mark.integration
 
@@ -172,7 +173,7 @@ def test_prometheus_counts_speech(client: TestClient) -> None:
 
 
 def test_rest_slots_are_given_back(client: TestClient) -> None:
-    slots = client.app.state.rest_slots  # type: ignore[attr-defined]
+    slots = state(client.app).rest_slots
     for change in ({}, {"stream_format": "sse"}, {"response_format": "mp3"}):
         assert _speech(client, {**GOOD, **change}).status_code == 200
     assert slots.taken == 0

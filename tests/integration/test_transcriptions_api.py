@@ -128,8 +128,8 @@ def test_api_key_required(
 def test_models_and_ready(client: TestClient) -> None:
     models = client.get("/v1/models", headers=AUTH).json()
     # the loaded recognizer first, then the other installed ones (base: the dev extra installs it),
-    # then the speech models, which list their voices
-    recognizers = [m for m in models["data"] if "voices" not in m]
+    # then the language model (voxrt.kind: llm) and the speech models, which list their voices
+    recognizers = [m for m in models["data"] if "voices" not in m and m["voxrt"].get("kind") != "llm"]
     assert models["object"] == "list" and [m["id"] for m in recognizers] == ["tiny.en", "base"]
     assert [m["voxrt"] for m in recognizers] == [
         {"loaded": True, "english_only": True},

@@ -27,6 +27,7 @@ from voxrt.asr.voxtral import VoxtralEngine
 from voxrt.audio.pcm import wav_bytes
 from voxrt.config import ConfigError, load_settings
 from voxrt.errors import InvalidRequest
+from voxrt.server.state import state
 
 pytestmark = pytest.mark.integration
 
@@ -141,6 +142,17 @@ def test_rest_transcription_through_voxtral(client: TestClient) -> None:
     assert events[-1]["type"] == "transcript.text.done"
     assert "".join(e["delta"] for e in events[:-1]) == events[-1]["text"]
     assert client.get("/v1/models").json()["data"][0]["id"] == "tiny-voxtral"
+
+
+def test_batch_sizes_reach_metrics(client: TestClient) -> None:
+    engine = state(client.app).models.asr
+    assert isinstance(engine, VoxtralEngine)
+    speech = wav_bytes((_audio(2.0) * 32767).astype(np.int16), RATE)
+    assert client.post("/v1/audio/transcriptions", files={"file": ("a.wav", speech)}).status_code == 200
+    registry = state(client.app).metrics.registry
+    # warm-up decodes count too: the histogram is wired before the model loads
+    assert registry.get_sample_value("voxrt_inference_batch_size_count") == len(engine.batch_sizes) > 0
+    assert registry.get_sample_value("voxrt_inference_batch_size_sum") == sum(engine.batch_sizes)
 
 
 # -- errors at start -----------------------------------------------------------------------------

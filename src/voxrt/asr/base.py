@@ -90,14 +90,18 @@ class _Run:
 class ASREngine(ABC):
     """A batch recognizer: float32 mono 16 kHz audio in, segments out.
 
-    Models load once (``load``), are shared by every caller, and decode in a
-    worker pool of ``max_parallel`` threads so the event loop never blocks.
+    Models load once (``load``), are shared by every caller, and decode in a worker pool so the
+    event loop never blocks: ``pool`` when given (the server's one inference pool, which its owner
+    shuts down), else a pool of the engine's own with ``max_parallel`` threads.
     """
 
-    def __init__(self, model_id: str, max_parallel: int = 1) -> None:
+    def __init__(self, model_id: str, max_parallel: int = 1, pool: PriorityPool | None = None) -> None:
         self.model_id = model_id
-        self._pool = PriorityPool(max_parallel, name="asr")
+        self._own_pool = pool is None
+        self._pool = pool or PriorityPool(max_parallel, name="asr")
         self._ready = False
+        # called with the size of each batch an engine that batches across callers runs (metrics)
+        self.on_batch: Callable[[int], None] | None = None
 
     @property
     def ready(self) -> bool:
@@ -105,9 +109,13 @@ class ASREngine(ABC):
 
     @property
     def pool(self) -> PriorityPool:
-        """The worker pool decodes run in; other CPU work for the same callers (decoding an
-        upload, the VAD gate) queues here too, so one priority order covers all of it."""
+        """The worker pool decodes run in."""
         return self._pool
+
+    def _batch_ran(self, size: int) -> None:
+        """Report one batch of ``size`` requests run together (engines that batch call this)."""
+        if self.on_batch is not None:
+            self.on_batch(size)
 
     def load(self, warmup: bool = True) -> None:
         """Load the model (blocking) and, if asked, run one decode so the first request is fast."""
@@ -122,11 +130,13 @@ class ASREngine(ABC):
         log.info("asr model %s loaded in %.2f s", self.model_id, time.perf_counter() - started)
 
     def close(self) -> None:
-        """Stop decoding: queued decodes that were not abandoned run first (blocking, bounded)."""
-        self._pool.shutdown(timeout_s=_CLOSE_TIMEOUT_S)
+        """Stop decoding: queued decodes that were not abandoned run first (blocking, bounded). A
+        shared pool is left to its owner, who shuts it down before closing the engine."""
+        if self._own_pool:
+            self._pool.shutdown(timeout_s=_CLOSE_TIMEOUT_S)
 
     def pending(self) -> int:
-        """Decodes queued and not yet started (all priorities)."""
+        """Jobs queued in the engine's pool and not yet started (all priorities)."""
         return self._pool.pending()
 
     def check_options(self, options: TranscriptionOptions) -> None:

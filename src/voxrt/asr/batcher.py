@@ -33,7 +33,8 @@ class _Request(Generic[T, R]):
 
 
 class Batcher(Generic[T, R]):
-    """Runs ``run(items) -> results`` (same length and order) on batches of submitted items."""
+    """Runs ``run(items) -> results`` (same length and order) on batches of submitted items;
+    ``on_batch`` (for metrics) hears the size of each batch before it runs."""
 
     def __init__(
         self,
@@ -43,11 +44,13 @@ class Batcher(Generic[T, R]):
         wait_s: float,
         key: Callable[[T], Hashable],
         name: str,
+        on_batch: Callable[[int], None] | None = None,
     ) -> None:
         self._run = run
         self._max_batch = max_batch
         self._wait_s = wait_s
         self._key = key
+        self._on_batch = on_batch
         self._pending: list[_Request[T, R]] = []
         self._preparing = 0
         self._closed = False
@@ -96,6 +99,8 @@ class Batcher(Generic[T, R]):
             if not live:
                 continue
             self.batch_sizes.append(len(live))
+            if self._on_batch is not None:
+                self._on_batch(len(live))
             try:
                 results = self._run([r.item for r in live])
             except BaseException as exc:  # every caller of the batch sees the failure

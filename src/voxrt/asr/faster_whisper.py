@@ -13,6 +13,7 @@ from voxrt.asr.models import MODEL_NAMES, named_model_dir
 from voxrt.audio.decode import SAMPLE_RATE
 from voxrt.config import AsrSettings, ConfigError
 from voxrt.errors import InvalidRequest
+from voxrt.runtime import PriorityPool
 
 __all__ = ["FasterWhisperEngine", "resolve_model_dir"]
 
@@ -45,11 +46,15 @@ def resolve_model_dir(settings: AsrSettings) -> tuple[Path, str]:
 
 
 class FasterWhisperEngine(ASREngine):
-    """Whisper through faster-whisper; any CTranslate2 Whisper directory, int8 on CPU by default."""
+    """Whisper through faster-whisper; any CTranslate2 Whisper directory, int8 on CPU by default.
 
-    def __init__(self, settings: AsrSettings) -> None:
+    Decodes run in ``pool`` (the server's one inference pool) when given, else in a pool of the
+    engine's own with ``asr.num_workers`` threads.
+    """
+
+    def __init__(self, settings: AsrSettings, pool: PriorityPool | None = None) -> None:
         self._dir, model_id = resolve_model_dir(settings)
-        super().__init__(model_id, max_parallel=settings.num_workers)
+        super().__init__(model_id, max_parallel=settings.num_workers, pool=pool)
         self._settings = settings
         self._model: Any = None
         self._multilingual = True  # known once loaded

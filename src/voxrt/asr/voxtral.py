@@ -257,6 +257,7 @@ class VoxtralEngine(ASREngine):
             wait_s=self._settings.batch_wait_ms / 1000,
             key=lambda prompt: prompt.temperature,
             name="voxtral",
+            on_batch=self._batch_ran,
         )
         if self._settings.compile:
             self._compile_if_faster()

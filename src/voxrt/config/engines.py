@@ -40,8 +40,9 @@ class AsrSettings(Section):
         2,
         ge=1,
         le=16,
-        description="Decodes that may run in parallel (each holds cpu_threads threads); with 2 or more, "
-        "one never takes REST uploads, so a live final never waits behind an upload.",
+        description="Threads of the one inference pool all CPU inference shares (faster_whisper decodes, "
+        "each holding cpu_threads threads, speech synthesis, llama_cpp tokens, decoding uploads); with 2 "
+        "or more, one never takes REST work, so a live final never waits behind an upload.",
     )
     beam_size: int = Field(1, ge=1, le=10, description="Beam width; 1 is greedy decoding, the fastest.")
     language: str | None = Field(

@@ -13,6 +13,7 @@ from voxrt.llm.base import (
     Usage,
 )
 from voxrt.llm.memory import Conversation
+from voxrt.runtime import PriorityPool
 
 __all__ = [
     "ChatMessage",
@@ -28,12 +29,17 @@ __all__ = [
 ]
 
 
-def create_responder(settings: LlmSettings, asr: ASREngine | None = None) -> Responder:
-    """The responder named by ``llm.engine``, not yet loaded; ``asr`` is the loaded recognizer
-    (``voxtral`` answers with it).
+def create_responder(
+    settings: LlmSettings, asr: ASREngine | None = None, pool: PriorityPool | None = None
+) -> Responder:
+    """The responder named by ``llm.engine``, not yet loaded; ``asr`` is the server's recognizer
+    (``voxtral`` answers with it); ``pool`` is the server's one inference pool, where llama_cpp
+    generates (without one it makes its own; voxtral keeps its own: it runs on the recognizer's
+    model and device).
 
     Raises:
-        ConfigError: the model is missing or unusable, or voxtral without a Voxtral recognizer.
+        ConfigError: the engine's package or model is missing or unusable, or voxtral without a
+            Voxtral recognizer.
     """
     if settings.engine == "openai_compat":
         from voxrt.llm.openai_compat import OpenAICompatResponder
@@ -50,4 +56,4 @@ def create_responder(settings: LlmSettings, asr: ASREngine | None = None) -> Res
         return VoxtralResponder(asr)
     from voxrt.llm.llama_cpp import LlamaCppResponder
 
-    return LlamaCppResponder(settings)
+    return LlamaCppResponder(settings, pool)

@@ -3,9 +3,9 @@
 
 The chat template is the one in the GGUF. ``llm.max_parallel`` model contexts are loaded (the
 weights are memory-mapped once); a reply borrows one for its whole length, so concurrent
-conversations never share a KV cache, and waits while all are lent. Tokens are generated in the
-``llm`` priority pool one step per job (``runtime.iterate``): a reply whose consumer leaves stops
-before its next token.
+conversations never share a KV cache, and waits while all are lent. Tokens are generated one step
+per job at ``Priority.LLM`` (``runtime.iterate``) in the server's one inference pool (or, standalone,
+a pool of the responder's own): a reply whose consumer leaves stops before its next token.
 """
 
 from __future__ import annotations
@@ -57,6 +57,9 @@ def resolve_gguf(model: str | None) -> Path:
     return path
 
 
+_MISSING = "llm.engine = 'llama_cpp' needs llama-cpp-python: pip install 'voxrt[llm]'."
+
+
 def _llama_cpp() -> Any:
     # Builds that use OpenMP spin-wait between tokens by default, which starves every other thread
     # on a busy CPU (SmolLM2 fell from ~30 to < 4 tokens/s here); the variable is read when the
@@ -65,9 +68,7 @@ def _llama_cpp() -> Any:
     try:
         import llama_cpp
     except ImportError:
-        raise ConfigError(
-            "llm.engine = 'llama_cpp' needs llama-cpp-python: pip install 'voxrt[llm]'."
-        ) from None
+        raise ConfigError(_MISSING) from None
     return llama_cpp
 
 
@@ -114,13 +115,22 @@ class _TokenCounter:
 
 
 class LlamaCppResponder(Responder):
-    """A GGUF chat model in process."""
+    """A GGUF chat model in process; tokens are generated in ``pool`` (the server's one inference
+    pool, which its owner shuts down) or, without one, in a pool of its own."""
 
-    def __init__(self, settings: LlmSettings) -> None:
+    def __init__(self, settings: LlmSettings, pool: PriorityPool | None = None) -> None:
+        """Check the model and the library (without importing it: that is ``load``'s work).
+
+        Raises:
+            ConfigError: llama-cpp-python is not installed, or the GGUF file is unusable.
+        """
+        if find_spec("llama_cpp") is None:
+            raise ConfigError(_MISSING)
         self._path = resolve_gguf(settings.model)
         super().__init__(self._path.stem if settings.model else SMOLLM2)
         self._settings = settings
-        self._pool = PriorityPool(settings.max_parallel, name="llm")
+        self._own_pool = pool is None
+        self._pool = pool or PriorityPool(settings.max_parallel, name="llm")
         self._contexts = _Contexts()
         self._tokenizer: Any = None
 
@@ -135,7 +145,8 @@ class LlamaCppResponder(Responder):
         return len(self._tokenizer.tokenize(text.encode(), add_bos=False, special=True))
 
     async def aclose(self) -> None:
-        self._pool.shutdown()
+        if self._own_pool:
+            self._pool.shutdown()
 
     def _load(self) -> None:
         llama_cpp = _llama_cpp()

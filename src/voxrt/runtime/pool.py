@@ -71,6 +71,15 @@ class PriorityPool:
         with self._changed:
             return len(self._live) + len(self._bulk)
 
+    @property
+    def workers(self) -> int:
+        """How many worker threads the pool has."""
+        return len(self._threads)
+
+    def alive(self) -> bool:
+        """Whether a worker thread still runs (False once ``shutdown`` has let them all finish)."""
+        return any(thread.is_alive() for thread in self._threads)
+
     def shutdown(self, timeout_s: float | None = None) -> None:
         """Stop the workers once the jobs queued before this call are done; with ``timeout_s``,
         wait that long for them (a native decode still running when the interpreter exits aborts

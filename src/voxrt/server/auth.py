@@ -7,6 +7,7 @@ import hmac
 from fastapi import Request
 
 from voxrt.errors import Unauthorized
+from voxrt.server.state import state
 
 __all__ = ["key_from_headers", "require_api_key"]
 
@@ -35,7 +36,7 @@ async def require_api_key(request: Request) -> None:
     Raises:
         Unauthorized: keys are configured and the request has none or a wrong one.
     """
-    keys: list[str] = request.app.state.api_keys
+    keys = state(request).api_keys
     key = key_from_headers(request.headers.get("authorization"))
     if not is_valid(key, keys):
         message = "Missing API key: send 'Authorization: Bearer KEY'." if key is None else "Invalid API key."

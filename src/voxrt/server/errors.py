@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from voxrt.errors import InvalidRequest, RequestTimeout, VoxrtError
+from voxrt.server.state import state
 
 __all__ = ["install_error_handlers"]
 
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 
 
 def _response(request: Request, error: VoxrtError, headers: dict[str, str] | None = None) -> JSONResponse:
-    request.app.state.metrics.errors.labels(error.code).inc()
+    state(request).metrics.errors.labels(error.code).inc()
     if error.retry_after_s is not None:
         headers = {**(headers or {}), "Retry-After": str(error.retry_after_s)}
     return JSONResponse(error.body(), status_code=error.status, headers=headers)

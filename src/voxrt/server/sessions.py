@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from voxrt.errors import InvalidRequest, ServerDraining, VoxrtError
+from voxrt.server.state import state
 
 __all__ = ["CLOSE_SERVICE_RESTART", "SessionRegistry", "accepting_requests"]
 
@@ -82,5 +83,5 @@ def accepting_requests(request: Request) -> None:
     Raises:
         ServerDraining: the server is shutting down.
     """
-    if request.app.state.sessions.draining:
+    if state(request).sessions.draining:
         raise ServerDraining("The server is shutting down; retry shortly.")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from voxrt.server.state import state
+
 __all__ = ["router"]
 
 router = APIRouter()
@@ -17,13 +19,15 @@ async def health() -> dict[str, str]:
 
 @router.get("/ready", summary="Models are loaded (503 until then)")
 async def ready(request: Request) -> JSONResponse:
-    state = request.app.state
-    if state.sessions.draining:
+    """200 once every configured model (VAD, recognizer, synthesizer, language model) is loaded and
+    warmed up; ``models`` names the recognizer and the synthesizer (``/v1/models`` lists them all)."""
+    app_state = state(request)
+    if app_state.sessions.draining:
         return JSONResponse({"status": "draining"}, status_code=503)
-    tts = state.tts
-    if state.engine.ready and (tts is None or tts.ready):
-        models = [state.engine.model_id] + ([tts.name] if tts is not None else [])
-        return JSONResponse({"status": "ready", "models": models})
-    if state.load_error is not None:
-        return JSONResponse({"status": "failed", "error": state.load_error}, status_code=503)
+    models = app_state.models
+    if models.ready:
+        names = [models.asr.model_id] + ([models.tts.name] if models.tts is not None else [])
+        return JSONResponse({"status": "ready", "models": names})
+    if models.load_error is not None:
+        return JSONResponse({"status": "failed", "error": models.load_error}, status_code=503)
     return JSONResponse({"status": "loading"}, status_code=503)

@@ -27,6 +27,7 @@ from voxrt.realtime.protocol import CLOSE_POLICY, close_with, serve
 from voxrt.realtime.transcription import TranscriptionSession
 from voxrt.runtime.memory import trim_heap
 from voxrt.server.auth import is_valid, key_from_headers
+from voxrt.server.state import state
 
 __all__ = ["router"]
 
@@ -70,7 +71,7 @@ def _origin_allowed(origin: str | None, host: str | None, allowed: list[str]) ->
 
 async def _deny(websocket: WebSocket, error: VoxrtError) -> None:
     """Refuse the handshake: an HTTP error response where the server supports it, else a 403."""
-    websocket.app.state.metrics.sessions_rejected.labels(error.code).inc()
+    state(websocket).metrics.sessions_rejected.labels(error.code).inc()
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
         await websocket.send_denial_response(JSONResponse(error.body(), status_code=error.status))
     else:
@@ -81,21 +82,22 @@ async def _refuse_session(websocket: WebSocket, error: VoxrtError, code: int) ->
     """An accepted connection that gets no session: one ``error`` event, then the close."""
     event = error_event(error)
     await websocket.send_text(json.dumps(event))
-    websocket.app.state.metrics.event_sent(event)
-    websocket.app.state.metrics.sessions_rejected.labels(error.code).inc()
+    metrics = state(websocket).metrics
+    metrics.event_sent(event)
+    metrics.sessions_rejected.labels(error.code).inc()
     with contextlib.suppress(RuntimeError):
         await websocket.close(code=code, reason=error.message[:120])
 
 
 @router.websocket("/v1/realtime")
 async def realtime(websocket: WebSocket, intent: str | None = None) -> None:
-    state = websocket.app.state
+    app_state = state(websocket)
     origin = websocket.headers.get("origin")
-    if not _origin_allowed(origin, websocket.headers.get("host"), state.settings.server.cors_origins):
+    if not _origin_allowed(origin, websocket.headers.get("host"), app_state.settings.server.cors_origins):
         log.info("refused a realtime connection from origin %.80r", origin)
         await _deny(websocket, OriginNotAllowed("This origin may not open realtime sessions."))
         return
-    if not is_valid(_offered_key(websocket), state.api_keys):
+    if not is_valid(_offered_key(websocket), app_state.api_keys):
         await _deny(websocket, Unauthorized("Invalid or missing API key."))
         return
     offered = websocket.scope.get("subprotocols", [])
@@ -107,26 +109,26 @@ async def realtime(websocket: WebSocket, intent: str | None = None) -> None:
         )
         await _refuse_session(websocket, error, CLOSE_POLICY)
         return
-    if not state.engine.ready:
+    if not app_state.models.asr.ready:
         error = ModelNotReady("The models are still loading; retry shortly.")
         await _refuse_session(websocket, error, CLOSE_RETRY)
         return
-    session = TranscriptionSession(state.settings, state.engine, state.vad)
+    session = TranscriptionSession(app_state.settings, app_state.models.asr, app_state.models.vad)
     try:
-        release = state.sessions.admit(
+        release = app_state.sessions.admit(
             session.settle, lambda error, code: close_with(websocket, session, error, code)
         )
     except VoxrtError as error:
         await session.close()
         await _refuse_session(websocket, error, CLOSE_RETRY)
         return
-    state.metrics.sessions.inc()
+    app_state.metrics.sessions.inc()
     session_id.set(session.id)  # tags this connection's log records, and its tasks'
-    log.info("realtime session opened (%d open)", len(state.sessions))
+    log.info("realtime session opened (%d open)", len(app_state.sessions))
     try:
-        await serve(websocket, session, state.settings.realtime, state.metrics)
+        await serve(websocket, session, app_state.settings.realtime, app_state.metrics)
     finally:
         release()
-        state.metrics.sessions.dec()
+        app_state.metrics.sessions.dec()
         log.info("realtime session closed")
         trim_heap()

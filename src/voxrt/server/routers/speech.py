@@ -19,6 +19,7 @@ from voxrt.server.auth import require_api_key
 from voxrt.server.limits import Slot
 from voxrt.server.sessions import accepting_requests
 from voxrt.server.sse import sse_event
+from voxrt.server.state import state
 from voxrt.tts import SynthesisMetrics, TTSEngine
 from voxrt.tts.chunker import split_text
 
@@ -75,7 +76,7 @@ def tts_models(engine: TTSEngine, created: int) -> list[dict[str, Any]]:
 
 
 def _engine(request: Request, model: str) -> TTSEngine:
-    engine: TTSEngine | None = request.app.state.tts
+    engine = state(request).models.tts
     if engine is None:
         raise NotFound("Speech synthesis is not enabled on this server (tts.engine).", param="model")
     if model not in (engine.name, *MODEL_ALIASES):
@@ -143,7 +144,7 @@ def _recorder(request: Request, into: list[SynthesisMetrics]) -> Callable[[Synth
 
     def record(metrics: SynthesisMetrics) -> None:
         into.append(metrics)
-        request.app.state.metrics.synthesized(
+        state(request).metrics.synthesized(
             metrics.engine, metrics.tts_ttfb_ms, metrics.audio_s, metrics.elapsed_s
         )
 
@@ -211,7 +212,7 @@ async def create_speech(request: Request) -> Response:
     metrics: list[SynthesisMetrics] = []
     record = _recorder(request, metrics)
     # one REST slot, shared with transcription, held until the body is sent (or never starts)
-    slot = request.app.state.rest_slots.acquire()
+    slot = state(request).rest_slots.acquire()
     release = BackgroundTask(slot.release)
     if params.stream_format == "sse":
         body = _sse(engine, params, voice, record, metrics, slot)

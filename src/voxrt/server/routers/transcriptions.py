@@ -29,6 +29,7 @@ from voxrt.server.auth import require_api_key
 from voxrt.server.limits import Slot
 from voxrt.server.sessions import accepting_requests
 from voxrt.server.sse import sse_event
+from voxrt.server.state import state
 from voxrt.vad.gate import scan_for_speech
 
 __all__ = ["router"]
@@ -120,11 +121,11 @@ async def _sse(
 @router.post("/audio/transcriptions", summary="Transcribe audio (OpenAI-compatible)")
 async def create_transcription(request: Request) -> Response:
     """Multipart form: ``file`` plus OpenAI's transcription fields."""
-    settings: Settings = request.app.state.settings
-    engine: ASREngine = request.app.state.engine
+    app_state = state(request)
+    settings, engine = app_state.settings, app_state.models.asr
     if not engine.ready:
         raise ModelNotReady("The speech recognition model is still loading; retry shortly.")
-    slot = request.app.state.rest_slots.acquire()
+    slot = app_state.rest_slots.acquire()
     streaming = False
     try:
         form = await request.form(max_files=1, max_fields=32, max_part_size=settings.limits.max_upload_bytes)
@@ -179,8 +180,8 @@ async def create_transcription(request: Request) -> Response:
 async def _speech(request: Request, data: bytes) -> tuple[np.ndarray, bool]:
     """The upload decoded to 16 kHz in the inference pool at REST priority, and whether it holds
     speech (always True with the VAD gate, ``audio.rest_vad``, off)."""
-    settings: Settings = request.app.state.settings
-    pool = request.app.state.engine.pool
+    app_state = state(request)
+    settings, pool = app_state.settings, app_state.models.pool
     max_audio_s = settings.limits.max_audio_s
     async with contextlib.aclosing(
         iterate(pool, Priority.REST, lambda: iter_decode(data, max_audio_s=max_audio_s))
@@ -190,7 +191,7 @@ async def _speech(request: Request, data: bytes) -> tuple[np.ndarray, bool]:
     if not settings.audio.rest_vad:
         return audio, True
     vad, threshold, min_ms = (
-        request.app.state.vad,
+        app_state.models.vad,
         settings.vad.threshold,
         settings.vad.min_speech_duration_ms,
     )
