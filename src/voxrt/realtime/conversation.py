@@ -81,7 +81,7 @@ class ConversationSession(RealtimeSession):
         self._spoken = False  # a reply has had audio: the voice is fixed
         self._speech_end: dict[str, float] = {}  # user item -> when its speech ended (perf_counter)
         self._trigger: dict[str, str] = {}  # response -> the user item it answers
-        self._suspects: dict[str, str] = {}  # item spoken during the echo guard -> the reply's text then
+        self._suspects: dict[str, Response] = {}  # item spoken during the echo guard -> that reply
         self.input = InputAudio(
             settings,
             engine,
@@ -251,8 +251,7 @@ class ConversationSession(RealtimeSession):
         guard_s = self.settings.conversation.echo_guard_ms / 1000
         first = active.times.first_sent
         if first is not None and time.perf_counter() - first < guard_s:
-            message = active.message
-            self._suspects[item_id] = message.text or "" if message is not None else ""
+            self._suspects[item_id] = active
             return
         self._interrupt(active, "turn_detected")
 
@@ -265,10 +264,11 @@ class ConversationSession(RealtimeSession):
         words = _WORD.findall(item_text.lower())
         if not words:
             return final
-        reply = set(_WORD.findall(self._suspects[item_id].lower()))
+        response = self._suspects[item_id]
+        reply = set(_WORD.findall((response.message.text or "").lower())) if response.message else set()
         echo = sum(word in reply for word in words) >= _ECHO_SHARE * len(words)
-        if not echo and self.active is not None:
-            self._interrupt(self.active, "turn_detected")
+        if not echo and self.active is response:
+            self._interrupt(response, "turn_detected")
         if final or not echo:
             del self._suspects[item_id]
         return echo

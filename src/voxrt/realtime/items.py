@@ -70,24 +70,16 @@ class Item:
         return {**base, "role": self.role, "content": [{"type": self.content_type, key: self.text}]}
 
     def truncate(self, audio_end_ms: float) -> None:
-        """Keep only what was spoken up to ``audio_end_ms``: whole chunks before it and the share of
-        the words of the chunk it falls in."""
-        kept: list[SpokenChunk] = []
+        """Keep as text only what was spoken up to ``audio_end_ms``: the chunks before it and the
+        words of the chunk it falls in that were heard whole. The chunks stay, so a later truncate
+        (the client's own, after voxrt's estimate) can move the point either way."""
         words: list[str] = []
         for chunk in self.spoken:
             if chunk.start_ms >= audio_end_ms:
                 break
-            if chunk.end_ms <= audio_end_ms:
-                kept.append(chunk)
-                words += chunk.text.split()
-                continue
-            share = (audio_end_ms - chunk.start_ms) / max(chunk.end_ms - chunk.start_ms, 1e-6)
             chunk_words = chunk.text.split()
-            heard = " ".join(chunk_words[: int(share * len(chunk_words))])  # words heard whole
-            kept.append(SpokenChunk(heard, chunk.start_ms, audio_end_ms))
-            words += heard.split()
-            break
-        self.spoken = kept
+            share = min(1.0, (audio_end_ms - chunk.start_ms) / max(chunk.end_ms - chunk.start_ms, 1e-6))
+            words += chunk_words[: int(share * len(chunk_words))]
         self.text = " ".join(words)
 
 

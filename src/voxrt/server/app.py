@@ -13,7 +13,8 @@ from fastapi.middleware.cors import CORSMiddleware
 
 import voxrt
 from voxrt.asr import ASREngine, create_asr_engine
-from voxrt.config import Settings
+from voxrt.config import ConfigError, Settings
+from voxrt.llm import Responder, create_responder
 from voxrt.metrics import Metrics, RequestMetrics
 from voxrt.server.errors import install_error_handlers
 from voxrt.server.limits import BodySizeLimit, BodyTimeout, RestSlots
@@ -45,12 +46,27 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if tts is not None:
         tts_loading = asyncio.create_task(asyncio.to_thread(tts.load, state.settings.tts.warmup))
         tts_loading.add_done_callback(loaded)
+    responder: Responder | None = state.responder
+
+    def responder_loaded(task: asyncio.Task[None]) -> None:
+        # Only conversation sessions need it: a failure leaves transcription and speech serving.
+        if not task.cancelled() and task.exception() is not None:
+            state.llm_error = f"{type(task.exception()).__name__}: {task.exception()}"
+            log.warning(
+                "the language model is unavailable, conversation sessions are refused: %s", state.llm_error
+            )
+
+    if responder is not None:
+        llm_loading = asyncio.create_task(asyncio.to_thread(responder.load))
+        llm_loading.add_done_callback(responder_loaded)
     try:
         yield
     finally:
         await asyncio.to_thread(engine.close)
         if tts is not None:
             await asyncio.to_thread(tts.close)
+        if responder is not None:
+            await responder.aclose()
 
 
 async def drain(app: FastAPI) -> None:
@@ -59,7 +75,12 @@ async def drain(app: FastAPI) -> None:
     await app.state.sessions.drain(app.state.settings.server.drain_timeout_s)
 
 
-def create_app(settings: Settings, engine: ASREngine | None = None, tts: TTSEngine | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    engine: ASREngine | None = None,
+    tts: TTSEngine | None = None,
+    responder: Responder | None = None,
+) -> FastAPI:
     """Build the app.
 
     Args:
@@ -67,6 +88,8 @@ def create_app(settings: Settings, engine: ASREngine | None = None, tts: TTSEngi
         engine: a recognizer to serve (tests pass one); by default the configured one.
         tts: a speech synthesizer to serve (tests pass one); by default the configured one, or
             none when ``tts.engine`` resolves to none.
+        responder: the language model of conversation sessions (tests pass one); by default the
+            configured one, or none (conversations refused, with the reason) when it cannot be built.
 
     Raises:
         ConfigError: the configured model is unusable, or the API key file unreadable.
@@ -77,6 +100,13 @@ def create_app(settings: Settings, engine: ASREngine | None = None, tts: TTSEngi
     if tts is None and resolve_engine(settings.tts) is not None:
         tts = create_tts_engine(settings.tts)
     app.state.tts = tts
+    app.state.llm_error = None
+    if responder is None:
+        try:
+            responder = create_responder(settings.llm, app.state.engine)
+        except ConfigError as exc:
+            app.state.llm_error = str(exc)
+    app.state.responder = responder
     app.state.api_keys = settings.auth.keys()
     app.state.vad = create_vad(settings.vad.engine)
     app.state.sessions = SessionRegistry(settings.realtime.max_sessions)
