@@ -12,8 +12,9 @@ import numpy as np
 from voxrt.asr import ASREngine, Segment, TranscriptionOptions
 from voxrt.audio.decode import SAMPLE_RATE
 from voxrt.llm import ChatMessage, Delta, Responder, ResponseOptions, Usage
+from voxrt.tts import TTSEngine
 
-__all__ = ["ScriptedASR", "ScriptedResponder"]
+__all__ = ["ScriptedASR", "ScriptedResponder", "ToneTTS"]
 
 
 class ScriptedASR(ASREngine):
@@ -57,6 +58,7 @@ class ScriptedResponder(Responder):
         super().__init__("scripted")
         self.deltas, self.gap_s, self.error = deltas, gap_s, error
         self.closed = False
+        self.seen: list[list[ChatMessage]] = []  # the messages of each reply asked for
 
     def _load(self) -> None:
         pass
@@ -67,6 +69,8 @@ class ScriptedResponder(Responder):
     async def _stream(
         self, messages: list[ChatMessage], options: ResponseOptions, usage: Usage
     ) -> AsyncGenerator[Delta, None]:
+        self.seen.append(messages)
+        self.closed = False
         try:
             for delta in self.deltas:
                 await asyncio.sleep(self.gap_s)
@@ -76,3 +80,26 @@ class ScriptedResponder(Responder):
             usage.prompt_tokens, usage.completion_tokens = 5, 7
         finally:
             self.closed = True
+
+
+class ToneTTS(TTSEngine):
+    """A synthesizer that speaks each chunk as a tone, ``s_per_char`` seconds a character, after
+    ``delay_s``: a fake because the conversation tests check timing and order, not voices."""
+
+    name = "tone"
+    sample_rate = 24000
+    voices = ("tone",)
+
+    def __init__(self, s_per_char: float = 0.06, delay_s: float = 0.0) -> None:
+        super().__init__()
+        self.s_per_char, self.delay_s = s_per_char, delay_s
+        self.spoken: list[str] = []
+
+    def _load(self) -> None:
+        pass
+
+    def _synthesize(self, text: str, voice: str, speed: float) -> Iterator[np.ndarray]:
+        time.sleep(self.delay_s)
+        self.spoken.append(text)
+        n = int(len(text) * self.s_per_char * self.sample_rate)
+        yield (0.2 * np.sin(np.arange(n) * 2 * np.pi * 220 / self.sample_rate)).astype(np.float32)

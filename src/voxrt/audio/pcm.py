@@ -3,6 +3,7 @@ streaming resampler to the recognizer's 16 kHz."""
 
 from __future__ import annotations
 
+import functools
 import io
 import wave
 from dataclasses import dataclass
@@ -53,6 +54,19 @@ def wav_bytes(samples: np.ndarray, rate: int) -> bytes:
 _G711 = {"audio/pcmu": _mulaw_table(), "audio/pcma": _alaw_table()}
 
 
+@functools.cache
+def _g711_encoder(kind: str) -> np.ndarray:
+    """For each 16-bit sample value (offset by 32768), the G.711 code that decodes nearest to it."""
+    decoded = _G711[kind] * 32768.0
+    order = np.argsort(decoded, kind="stable")
+    levels = decoded[order]
+    values = np.arange(-32768, 32768, dtype=np.float32)
+    upper = np.clip(np.searchsorted(levels, values), 1, len(levels) - 1)
+    nearer_lower = values - levels[upper - 1] < levels[upper] - values
+    codes: np.ndarray = order[np.where(nearer_lower, upper - 1, upper)].astype(np.uint8)
+    return codes
+
+
 @dataclass(frozen=True)
 class AudioFormat:
     """An input format: ``audio/pcm`` (16-bit little-endian mono at ``rate``) or G.711 at 8 kHz."""
@@ -75,6 +89,13 @@ class AudioFormat:
                 raise InvalidAudio("audio/pcm needs whole 16-bit samples (an even number of bytes).")
             return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
         return _G711[self.type][np.frombuffer(data, dtype=np.uint8)]
+
+    def encode(self, samples: np.ndarray) -> bytes:
+        """float32 samples in [-1, 1] at ``rate`` as bytes of this format."""
+        pcm = np.round(np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
+        if self.type == "audio/pcm":
+            return pcm.tobytes()
+        return _g711_encoder(self.type)[pcm.astype(np.int32) + 32768].tobytes()
 
 
 class StreamDecoder:

@@ -22,6 +22,7 @@ from voxrt.config.sections import (
     AudioSettings,
     AuthSettings,
     ConfigError,
+    ConversationSettings,
     LimitsSettings,
     LoggingSettings,
     RealtimeSettings,
@@ -34,6 +35,7 @@ __all__ = [
     "AudioSettings",
     "AuthSettings",
     "ConfigError",
+    "ConversationSettings",
     "LimitsSettings",
     "LlmSettings",
     "LoggingSettings",
@@ -77,6 +79,9 @@ class Settings(BaseSettings):
     llm: LlmSettings = Field(default_factory=LlmSettings, description="Language model (agent replies).")
     realtime: RealtimeSettings = Field(
         default_factory=RealtimeSettings, description="Realtime WebSocket sessions (/v1/realtime)."
+    )
+    conversation: ConversationSettings = Field(
+        default_factory=ConversationSettings, description="Conversation (agent) sessions at /v1/realtime."
     )
     tts: TtsSettings = Field(default_factory=TtsSettings, description="Speech synthesis.")
     limits: LimitsSettings = Field(default_factory=LimitsSettings, description="Request limits.")

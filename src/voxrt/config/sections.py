@@ -176,6 +176,41 @@ class RealtimeSettings(Section):
     )
 
 
+class ConversationSettings(Section):
+    max_items: int = Field(
+        500,
+        ge=10,
+        le=100000,
+        description="Most items a conversation session keeps; the oldest go first (what the model reads "
+        "is bounded further by llm.memory_turns and llm.memory_tokens).",
+    )
+    echo_guard_ms: int = Field(
+        3000,
+        ge=0,
+        le=30000,
+        description="For this long after a reply's audio starts, speech cuts the reply short only once "
+        "it is recognised as words that are not the reply's own (a client without echo cancellation "
+        "would otherwise interrupt itself); 0 turns the guard off.",
+    )
+    estimate_playback: bool = Field(
+        True,
+        description="When speech interrupts a reply, keep in the conversation only the part of the "
+        "reply the client has played by then, estimated from the audio sent and when; a "
+        "conversation.item.truncate from the client replaces the estimate.",
+    )
+    audio_lead_ms: int = Field(
+        1500,
+        ge=200,
+        le=60000,
+        description="A reply's audio is sent at most this far ahead of the client's real-time playback: "
+        "what speech synthesis keeps in hand against network jitter, and the most a client that does "
+        "not stop playback at speech_started goes on playing after an interruption.",
+    )
+    max_response_audio_s: float = Field(
+        300.0, ge=1.0, le=3600.0, description="Most audio one reply may hold, in seconds."
+    )
+
+
 class LimitsSettings(Section):
     max_upload_bytes: int = Field(
         25 * 1024 * 1024,

@@ -18,6 +18,7 @@ __all__ = [
     "SessionConfig",
     "TurnDetection",
     "UnknownEvent",
+    "audio_format",
     "error_event",
     "parse_event",
     "server_event",
@@ -126,15 +127,7 @@ class SessionConfig(BaseModel):
             return new
         given = audio.model_fields_set
         if audio.format is not None:
-            kind = audio.format.type
-            rate = audio.format.rate or (24000 if kind == "audio/pcm" else 8000)
-            if (kind == "audio/pcm") != (rate in (16000, 24000)):
-                raise InvalidEvent(
-                    f"{kind} at {rate} Hz is not supported: audio/pcm takes 24000 or 16000, "
-                    "audio/pcmu and audio/pcma take 8000.",
-                    param="session.audio.input.format.rate",
-                )
-            new.format = AudioFormat(kind, rate)
+            new.format = audio_format(audio.format, "session.audio.input.format")
         if audio.transcription is not None:
             t = audio.transcription
             new.model = t.model if t.model is not None else new.model
@@ -165,6 +158,22 @@ class SessionConfig(BaseModel):
             },
             "include": [],
         }
+
+
+def audio_format(given: FormatIn, param: str) -> AudioFormat:
+    """The format a client named.
+
+    Raises:
+        InvalidEvent: an audio/pcm rate other than 16000 or 24000, or G.711 at another rate than 8000.
+    """
+    rate = given.rate or (24000 if given.type == "audio/pcm" else 8000)
+    if (given.type == "audio/pcm") != (rate in (16000, 24000)):
+        raise InvalidEvent(
+            f"{given.type} at {rate} Hz is not supported: audio/pcm takes 24000 or 16000, "
+            "audio/pcmu and audio/pcma take 8000.",
+            param=f"{param}.rate",
+        )
+    return AudioFormat(given.type, rate)
 
 
 class InvalidEvent(InvalidRequest):

@@ -50,7 +50,9 @@ _REFUSAL_REPORT_S = 1.0  # refused appends earn at most one error event per seco
 class InputAudio:
     """One session's incoming audio: format -> rate limit -> turn detection -> recognizer -> events.
 
-    ``emit`` receives the wire events of each utterance, in order.
+    ``emit`` receives the wire events of each utterance, in order; then ``on_event``, when given,
+    hears the recognizer's event they came from. ``place_item`` puts a committed item in the
+    conversation and returns the id of the item before it (by default: the previous commit).
     """
 
     def __init__(
@@ -62,12 +64,17 @@ class InputAudio:
         turn_detection: TurnDetection | None,
         options: TranscriptionOptions,
         emit: Callable[..., None],
+        *,
+        on_event: Callable[[StreamEvent], None] | None = None,
+        place_item: Callable[[str], str | None] | None = None,
     ) -> None:
         self.settings = settings
         self.format = audio_format
         self.decoder = StreamDecoder(audio_format)
         self._vad = vad
         self._emit = emit
+        self._on_event = on_event
+        self._place_item = place_item or self._after_previous
         limits = settings.realtime
         self._rate = RateLimit(limits.max_audio_rate, limits.audio_burst_s)
         self._refused = 0
@@ -83,7 +90,7 @@ class InputAudio:
             engine,
             self._segmenter(turn_detection),
             options,
-            lambda event: emit(*self._to_wire(event)),
+            self._heard,
             new_item_id=lambda: new_id("item"),
             partials=limits.partials,
             speculative_final=limits.speculative_final,
@@ -160,12 +167,27 @@ class InputAudio:
             code="audio_rate_exceeded",
         )
 
+    def _heard(self, event: StreamEvent) -> None:
+        self._emit(*self._to_wire(event))
+        if self._on_event is not None:
+            self._on_event(event)
+
+    def _after_previous(self, item_id: str) -> str | None:
+        previous, self._previous_item = self._previous_item, item_id
+        return previous
+
     def _segmenter(self, turn: TurnDetection | None) -> Segmenter | None:
         self._turn_detection = turn
         if turn is None:
             return None
         options: VadSettings = self.settings.vad.model_copy(
-            update={k: v for k, v in turn.model_dump(exclude={"type"}).items() if v is not None}
+            update={
+                k: v
+                for k, v in turn.model_dump(
+                    include={"threshold", "prefix_padding_ms", "silence_duration_ms"}
+                ).items()
+                if v is not None
+            }
         )
         return Segmenter(self._vad.stream(), self._vad.frame_samples, options)
 
@@ -182,7 +204,7 @@ class InputAudio:
                     server_event("input_audio_buffer.speech_stopped", audio_end_ms=end_ms, item_id=item_id)
                 ]
             case Committed(item_id):
-                previous, self._previous_item = self._previous_item, item_id
+                previous = self._place_item(item_id)
                 return [
                     server_event("input_audio_buffer.committed", item_id=item_id, previous_item_id=previous)
                 ]

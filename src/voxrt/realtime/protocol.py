@@ -256,6 +256,9 @@ class RealtimeSession:
     def event_failed(self) -> None:
         """A client event was refused: drop what its handler left half done."""
 
+    def sent(self, event: dict[str, Any]) -> None:
+        """``event`` was handed to the socket (the moment latencies named "... sent" end)."""
+
     async def settle(self) -> None:
         """Return once every committed turn has its final events queued (server drain)."""
 
@@ -294,6 +297,7 @@ async def _send_events(websocket: WebSocket, session: RealtimeSession, metrics: 
     while True:
         event = await session.next_event()
         await websocket.send_text(json.dumps(event, ensure_ascii=False))
+        session.sent(event)
         metrics.event_sent(event)
 
 

@@ -1,4 +1,5 @@
-"""``GET /v1/realtime`` (WebSocket): OpenAI's Realtime protocol, transcription sessions.
+"""``GET /v1/realtime`` (WebSocket): OpenAI's Realtime protocol: transcription sessions
+(``?intent=transcription``) and conversations (no intent).
 
 The API key is checked before the WebSocket is accepted: from the
 ``Authorization: Bearer`` header, or from an ``openai-insecure-api-key.<key>``
@@ -22,8 +23,9 @@ from fastapi.responses import JSONResponse
 
 from voxrt.errors import InvalidRequest, ModelNotReady, OriginNotAllowed, Unauthorized, VoxrtError
 from voxrt.logs import session_id
+from voxrt.realtime.conversation import ConversationSession
 from voxrt.realtime.events import error_event
-from voxrt.realtime.protocol import CLOSE_POLICY, close_with, serve
+from voxrt.realtime.protocol import CLOSE_POLICY, RealtimeSession, close_with, serve
 from voxrt.realtime.transcription import TranscriptionSession
 from voxrt.runtime.memory import trim_heap
 from voxrt.server.auth import is_valid, key_from_headers
@@ -102,18 +104,34 @@ async def realtime(websocket: WebSocket, intent: str | None = None) -> None:
         return
     offered = websocket.scope.get("subprotocols", [])
     await websocket.accept(subprotocol="realtime" if "realtime" in offered else None)
-    if intent != "transcription":
+    if intent not in (None, "transcription"):
         error: VoxrtError = InvalidRequest(
-            "Only transcription sessions are available: connect with ?intent=transcription.",
+            f"Unknown intent {intent[:40]!r}: connect with ?intent=transcription for a transcription "
+            "session, or without an intent for a conversation.",
             code="unsupported_intent",
         )
         await _refuse_session(websocket, error, CLOSE_POLICY)
         return
-    if not app_state.models.asr.ready:
+    models = app_state.models
+    responder = models.llm
+    if intent is None and responder is None:
+        error = InvalidRequest(
+            "Conversation sessions need a language model, and this server has none: "
+            f"{models.llm_unavailable}",
+            code="conversation_unavailable",
+        )
+        await _refuse_session(websocket, error, CLOSE_POLICY)
+        return
+    if not models.asr.ready or (responder is not None and intent is None and not responder.ready):
         error = ModelNotReady("The models are still loading; retry shortly.")
         await _refuse_session(websocket, error, CLOSE_RETRY)
         return
-    session = TranscriptionSession(app_state.settings, app_state.models.asr, app_state.models.vad)
+    session: RealtimeSession
+    if responder is not None and intent is None:
+        tts = models.tts if models.tts is not None and models.tts.ready else None
+        session = ConversationSession(app_state.settings, models.asr, models.vad, responder, tts)
+    else:
+        session = TranscriptionSession(app_state.settings, models.asr, models.vad)
     try:
         release = app_state.sessions.admit(
             session.settle, lambda error, code: close_with(websocket, session, error, code)

@@ -1,0 +1,277 @@
+"""Conversations against a live server on the embedded models (tiny.en, Silero, SmolLM2 through
+llama.cpp, Piper), driven by the official ``openai`` SDK's realtime client: a spoken question
+streamed at real-time pace is answered in speech, every event is a GA event in the documented
+order, the reply's audio says its transcript; text turns, out-of-band replies, barge-in with the
+client's truncate, and the reply's own echo during the guard."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import numpy as np
+import openai
+import pytest
+import yaml
+from openai.types.realtime import RealtimeServerEvent
+from pydantic import TypeAdapter
+
+from voxrt.audio import resample
+from voxrt.audio.pcm import wav_bytes
+from voxrt.bench.corpus import synthesize
+from voxrt.bench.server import ServerProcess, running_server
+from voxrt.bench.wer import wer
+
+pytestmark = pytest.mark.e2e
+
+KEY = "conv-key"
+RATE = 24000
+SERVER_EVENT: TypeAdapter[Any] = TypeAdapter(RealtimeServerEvent)
+QUESTION = "Tell me about the planet Mars."  # SmolLM2 answers in ~50 words: a WER that means something
+
+
+@pytest.fixture(scope="module")
+def agent_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    directory = tmp_path_factory.mktemp("agent")
+    config = directory / "voxrt.yaml"
+    config.write_text(yaml.safe_dump({"auth": {"api_keys": [KEY]}}))
+    with running_server(directory / "server.log", config=config) as process:
+        yield process
+
+
+def _speech(text: str) -> bytes:
+    samples, rate = synthesize(text)
+    audio = resample(samples.astype(np.float32) / 32768.0, rate, RATE)
+    return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+class Conversation:
+    """An SDK realtime connection and every event it received, with receive times."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.events: list[tuple[float, dict[str, Any]]] = []
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for event in self.conn:
+            self.events.append((time.perf_counter(), event.model_dump(exclude_unset=True)))
+
+    async def stream(self, pcm: bytes, silence_s: float = 1.5) -> None:
+        """``pcm`` then silence, 40 ms at a time at real-time pace."""
+        pcm += bytes(int(silence_s * RATE) * 2)
+        step = RATE * 2 * 40 // 1000
+        start = time.perf_counter()
+        for k, offset in enumerate(range(0, len(pcm), step)):
+            await asyncio.sleep(max(0.0, start + k * 0.04 - time.perf_counter()))
+            await self.conn.input_audio_buffer.append(
+                audio=base64.b64encode(pcm[offset : offset + step]).decode()
+            )
+
+    async def wait_for(self, kind: str, count: int = 1, timeout: float = 60.0) -> dict[str, Any]:
+        deadline = time.perf_counter() + timeout
+        while True:
+            found = self.of(kind)
+            if len(found) >= count:
+                return found[count - 1]
+            assert time.perf_counter() < deadline, f"no {kind}: {[e['type'] for _, e in self.events]}"
+            await asyncio.sleep(0.02)
+
+    def of(self, kind: str, response_id: str | None = None) -> list[dict[str, Any]]:
+        return [
+            e for _, e in self.events
+            if e["type"] == kind and (response_id is None or e.get("response_id") == response_id)
+        ]  # fmt: skip
+
+    def audio(self, response_id: str) -> bytes:
+        return b"".join(
+            base64.b64decode(e["delta"]) for e in self.of("response.output_audio.delta", response_id)
+        )
+
+    async def close(self) -> None:
+        self._reader.cancel()
+
+
+def _connect(server: ServerProcess) -> Any:
+    client = openai.AsyncOpenAI(api_key=KEY, websocket_base_url=server.base_url.replace("http", "ws") + "/v1")
+    return client.realtime.connect(model="voxrt")
+
+
+def _collapse(kinds: list[str]) -> list[str]:
+    out: list[str] = []
+    for kind in kinds:
+        if not (kind.endswith(".delta") and out and out[-1] == kind):
+            out.append(kind)
+    return out
+
+
+def _transcribe(server: ServerProcess, pcm: bytes) -> str:
+    wav = wav_bytes(np.frombuffer(pcm, dtype="<i2"), RATE)
+    reply = httpx.post(
+        f"{server.base_url}/v1/audio/transcriptions",
+        headers={"Authorization": f"Bearer {KEY}"},
+        files={"file": ("reply.wav", wav, "audio/wav")},
+        data={"model": "whisper-1", "response_format": "text"},
+        timeout=120,
+    )
+    reply.raise_for_status()
+    return reply.text
+
+
+def test_a_spoken_question_gets_a_spoken_answer(agent_server: ServerProcess) -> None:
+    async def run() -> Conversation:
+        async with _connect(agent_server) as conn:
+            talk = Conversation(conn)
+            await conn.session.update(
+                session={
+                    "type": "realtime",
+                    "audio": {"input": {"format": {"type": "audio/pcm", "rate": RATE}}},
+                }
+            )
+            await talk.stream(_speech(QUESTION))
+            await talk.wait_for("response.done", timeout=90)
+            await talk.wait_for("voxrt.metrics", 2)
+            await talk.close()
+            return talk
+
+    talk = asyncio.run(run())
+    for _, event in talk.events:
+        if event["type"] != "voxrt.metrics":
+            SERVER_EVENT.validate_python(event)
+    user = talk.of("conversation.item.input_audio_transcription.completed")[0]
+    assert wer([QUESTION], [user["transcript"]]) <= 0.15, user["transcript"]
+    kinds = _collapse([e["type"] for _, e in talk.events if not e["type"].endswith("transcription.delta")])
+    turn = kinds[kinds.index("input_audio_buffer.speech_started") :]
+    assert turn[:6] == [
+        "input_audio_buffer.speech_started",
+        "input_audio_buffer.speech_stopped",
+        "input_audio_buffer.committed",
+        "conversation.item.added",
+        "conversation.item.done",
+        "conversation.item.input_audio_transcription.completed",
+    ]
+    reply = turn[turn.index("response.created") :]
+    assert reply[:4] == [
+        "response.created",
+        "response.output_item.added",
+        "conversation.item.added",
+        "response.content_part.added",
+    ]
+    assert set(reply[4:-7]) == {"response.output_audio_transcript.delta", "response.output_audio.delta"}
+    assert reply[-7:] == [
+        "response.output_audio.done",
+        "response.output_audio_transcript.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "conversation.item.done",
+        "response.done",
+        "voxrt.metrics",
+    ]
+    done = talk.of("response.done")[0]["response"]
+    assert done["status"] == "completed"
+    transcript = talk.of("response.output_audio_transcript.done")[0]["transcript"]
+    assert transcript.strip()
+    heard = _transcribe(agent_server, talk.audio(done["id"]))
+    assert wer([transcript], [heard]) <= 0.15, (transcript, heard)
+    metrics = talk.of("voxrt.metrics")[-1]
+    assert metrics["voice_to_voice_ms"] > 0
+
+
+def test_text_turns_and_out_of_band_replies(agent_server: ServerProcess) -> None:
+    async def run() -> Conversation:
+        async with _connect(agent_server) as conn:
+            talk = Conversation(conn)
+            await conn.conversation.item.create(
+                item={"type": "message", "role": "user",
+                      "content": [{"type": "input_text", "text": "What is the capital of France?"}]}
+            )  # fmt: skip
+            await conn.response.create(response={"output_modalities": ["text"]})
+            await talk.wait_for("response.done", timeout=60)
+            await conn.response.create(
+                response={
+                    "conversation": "none",
+                    "output_modalities": ["text"],
+                    "metadata": {"purpose": "title"},
+                    "instructions": "Answer with one word.",
+                    "input": [{"type": "message", "role": "user",
+                               "content": [{"type": "input_text", "text": "Name a colour."}]}],
+                }
+            )  # fmt: skip
+            await talk.wait_for("response.done", 2, timeout=60)
+            await talk.close()
+            return talk
+
+    talk = asyncio.run(run())
+    first, second = (e["response"] for e in talk.of("response.done"))
+    assert first["status"] == second["status"] == "completed"
+    answer = talk.of("response.output_text.done")[0]["text"]
+    assert "paris" in answer.lower(), answer
+    assert second["conversation_id"] is None and second["metadata"] == {"purpose": "title"}
+    added = [e["item"]["id"] for e in talk.of("conversation.item.added")]
+    assert second["output"][0]["id"] not in added  # out of band: not in the conversation
+
+
+def test_speech_during_a_reply_interrupts_it_and_is_answered(agent_server: ServerProcess) -> None:
+    async def run() -> tuple[Conversation, dict[str, Any]]:
+        async with _connect(agent_server) as conn:
+            talk = Conversation(conn)
+            await conn.session.update(
+                session={
+                    "type": "realtime",
+                    "instructions": "You tell long, detailed stories.",
+                    "audio": {"input": {"format": {"type": "audio/pcm", "rate": RATE}}},
+                }
+            )
+            story = "Tell me a long story about a dragon and a knight."
+            await conn.conversation.item.create(
+                item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": story}]}
+            )
+            await conn.response.create()
+            first_audio = await talk.wait_for("response.output_audio.delta", timeout=60)
+            started_at = next(t for t, e in talk.events if e is first_audio)
+            await asyncio.sleep(3.5)  # past the echo guard
+            await talk.stream(_speech(QUESTION))
+            done = await talk.wait_for("response.done", timeout=60)
+            # The client stops playback at speech_started and says how much it played.
+            speech = talk.of("input_audio_buffer.speech_started")[0]
+            heard_at = next(t for t, e in talk.events if e is speech)
+            played_ms = int(1000 * (heard_at - started_at))
+            await conn.conversation.item.truncate(
+                item_id=first_audio["item_id"], content_index=0, audio_end_ms=played_ms
+            )
+            await talk.wait_for("conversation.item.truncated")
+            await conn.conversation.item.retrieve(item_id=first_audio["item_id"])
+            retrieved = await talk.wait_for("conversation.item.retrieved")
+            answer = await talk.wait_for("response.created", 2, timeout=60)
+            while not talk.of("response.output_audio.delta", answer["response"]["id"]):
+                await talk.wait_for(
+                    "response.output_audio.delta", len(talk.of("response.output_audio.delta")) + 1
+                )
+            await talk.close()
+            return talk, {
+                "done": done,
+                "retrieved": retrieved,
+                "speech": speech,
+                "first_audio_at": started_at,
+            }
+
+    talk, seen = asyncio.run(run())
+    done = seen["done"]["response"]
+    assert (done["status"], done["status_details"]["reason"]) == ("cancelled", "turn_detected")
+    heard_at = next(t for t, e in talk.events if e is seen["speech"])
+    late = [t for t, e in talk.events if e["type"] == "response.output_audio.delta"
+            and e["response_id"] == done["id"] and t > heard_at + 0.15]  # fmt: skip
+    assert late == []
+    # The item keeps what was played before the interruption: a prefix of the transcript sent, no
+    # more words than ~4 a second of playback (Piper speaks under 3), and not nothing.
+    sent = "".join(e["delta"] for e in talk.of("response.output_audio_transcript.delta", done["id"]))
+    kept = seen["retrieved"]["item"]["content"][0]["transcript"]
+    assert kept and sent.strip().startswith(kept)
+    assert len(kept.split()) <= 4 * (heard_at - seen["first_audio_at"]) + 2
+    # The interruption is answered: the next reply reads the question it asked.
+    asked = talk.of("conversation.item.input_audio_transcription.completed")[0]["transcript"]
+    assert wer([QUESTION], [asked]) <= 0.15, asked

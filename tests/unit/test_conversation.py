@@ -1,0 +1,443 @@
+"""Conversation sessions in-process with fakes (scripted recognizer, responder and tone
+synthesizer; the energy VAD hears loud noise as speech): event order, cancellation, barge-in,
+truncation, the echo guard, tools, failures and out-of-band replies, deterministic and fast. The
+real models and the official SDK drive the same session in tests/e2e/test_conversation.py."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+from openai.types.realtime import RealtimeServerEvent
+from pydantic import TypeAdapter
+
+from tests.fakes import ScriptedASR, ScriptedResponder, ToneTTS
+from voxrt.config import load_settings
+from voxrt.errors import UpstreamError
+from voxrt.llm import ToolCall
+from voxrt.realtime.conversation import ConversationSession
+from voxrt.vad import create_vad
+
+pytestmark = pytest.mark.anyio
+
+RATE = 24000
+SERVER_EVENT: TypeAdapter[Any] = TypeAdapter(RealtimeServerEvent)
+REPLY = ["Paris is the capital", " of France.", " It lies on the Seine,", " in the north."]
+AUDIO_TURN = [
+    "response.created",
+    "response.output_item.added",
+    "conversation.item.added",
+    "response.content_part.added",
+]
+AUDIO_END = [
+    "response.output_audio.done",
+    "response.output_audio_transcript.done",
+    "response.content_part.done",
+    "response.output_item.done",
+    "conversation.item.done",
+    "response.done",
+    "voxrt.metrics",
+]
+
+
+class Harness:
+    """A session and a reader of its events that plays the client: takes each event as it comes,
+    stamps it, and tells the session it was sent."""
+
+    def __init__(
+        self,
+        responder: ScriptedResponder,
+        asr_text: str = "What is the capital of France?",
+        tts: ToneTTS | None = None,
+        **conversation: Any,
+    ) -> None:
+        settings = load_settings(
+            overrides={
+                "vad": {"engine": "energy", "silence_duration_ms": 300},
+                "realtime": {"partials": False},
+                "conversation": conversation,
+            }
+        )
+        self.asr = ScriptedASR(asr_text, delay_s=0.05)
+        self.asr.load(warmup=False)
+        self.tts = tts or ToneTTS()
+        self.tts.load(warmup=False)
+        responder.load()
+        self.session = ConversationSession(settings, self.asr, create_vad("energy"), responder, self.tts)
+        self.events: list[tuple[float, dict[str, Any]]] = []
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        while True:
+            event = await self.session.next_event()
+            self.events.append((time.perf_counter(), event))
+            self.session.sent(event)
+
+    async def send(self, event: dict[str, Any]) -> None:
+        await self.session.receive_text(json.dumps(event))
+
+    async def speak(self, seconds: float, silence_s: float = 0.6) -> None:
+        """Loud noise (speech to the energy VAD), then silence, at 4x real time."""
+        rng = np.random.default_rng(0)
+        audio = np.concatenate([rng.normal(0, 0.3, int(seconds * RATE)), np.zeros(int(silence_s * RATE))])
+        pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+        step = RATE // 10 * 2
+        for start in range(0, len(pcm), step):
+            chunk = base64.b64encode(pcm[start : start + step]).decode()
+            await self.send({"type": "input_audio_buffer.append", "audio": chunk})
+            await asyncio.sleep(0.025)
+
+    async def wait_for(self, kind: str, count: int = 1, timeout: float = 10.0) -> dict[str, Any]:
+        async with asyncio.timeout(timeout):
+            while True:
+                found = [e for _, e in self.events if e["type"] == kind]
+                if len(found) >= count:
+                    return found[count - 1]
+                await asyncio.sleep(0.01)
+
+    def kinds(self, start: int = 0) -> list[str]:
+        return [e["type"] for _, e in self.events[start:]]
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [e for _, e in self.events if e["type"] == kind]
+
+    async def close(self) -> None:
+        await self.session.close()
+        self._reader.cancel()
+        self.tts.close()
+
+
+def _collapse(kinds: list[str]) -> list[str]:
+    """Runs of transcript and audio deltas as one entry each (their count depends on timing)."""
+    out: list[str] = []
+    for kind in kinds:
+        if kind.endswith(".delta") and out and out[-1] == kind:
+            continue
+        out.append(kind)
+    return out
+
+
+def _assert_ga(events: list[tuple[float, dict[str, Any]]]) -> None:
+    for _, event in events:
+        if event["type"] != "voxrt.metrics":
+            SERVER_EVENT.validate_python(event)
+
+
+async def test_a_voice_turn_is_answered_with_events_in_order_and_every_event_is_a_ga_event() -> None:
+    responder = ScriptedResponder(list(REPLY), gap_s=0.01)
+    h = Harness(responder)
+    await h.speak(1.0)
+    done = await h.wait_for("response.done")
+    await h.wait_for("voxrt.metrics", 2)
+    kinds = _collapse(h.kinds())
+    assert kinds[:9] == [
+        "session.created",
+        "input_audio_buffer.speech_started",
+        "input_audio_buffer.speech_stopped",
+        "input_audio_buffer.committed",
+        "conversation.item.added",
+        "conversation.item.done",
+        "conversation.item.input_audio_transcription.completed",
+        "voxrt.metrics",
+        "response.created",
+    ]
+    body = kinds[9:]
+    assert body[:3] == AUDIO_TURN[1:]
+    middle = body[3 : -len(AUDIO_END)]
+    assert set(middle) == {"response.output_audio_transcript.delta", "response.output_audio.delta"}
+    assert middle[0] == "response.output_audio_transcript.delta"  # each chunk's text precedes its audio
+    assert body[-len(AUDIO_END) :] == AUDIO_END
+    _assert_ga(h.events)
+    # The user item carries the transcript; the reply is in the conversation and heard by the model.
+    assert responder.seen[0][-1].content == "What is the capital of France?"
+    assert done["response"]["status"] == "completed"
+    transcript = h.of("response.output_audio_transcript.done")[0]["transcript"]
+    assert transcript == "Paris is the capital of France. It lies on the Seine, in the north."
+    assert "".join(e["delta"] for e in h.of("response.output_audio_transcript.delta")) == transcript
+    assert done["response"]["output"][0]["content"][0]["transcript"] == transcript
+    audio = b"".join(base64.b64decode(e["delta"]) for e in h.of("response.output_audio.delta"))
+    assert len(audio) / 2 / RATE == pytest.approx(len(" ".join(h.tts.spoken)) * 0.06, abs=0.2)
+    metrics = h.of("voxrt.metrics")[-1]
+    assert metrics["response_id"] == done["response"]["id"]
+    assert metrics["voice_to_voice_ms"] > 0 and metrics["llm_ttft_ms"] >= 0
+    await h.close()
+
+
+async def test_text_turns_out_of_band_replies_and_text_output() -> None:
+    responder = ScriptedResponder(["Hello", " there."])
+    h = Harness(responder)
+    await h.send(
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "Say hello."}],
+            },
+        }
+    )
+    await h.send({"type": "response.create", "response": {"output_modalities": ["text"]}})
+    await h.wait_for("response.done")
+    kinds = _collapse(h.kinds(1))
+    assert kinds == [
+        "conversation.item.added",
+        "conversation.item.done",
+        "response.created",
+        "response.output_item.added",
+        "conversation.item.added",
+        "response.content_part.added",
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "conversation.item.done",
+        "response.done",
+        "voxrt.metrics",
+    ]
+    assert h.of("response.output_text.done")[0]["text"] == "Hello there."
+    assert len(h.session.items) == 2
+    # Out of band: the reply stays out of the conversation, and its input replaces the context.
+    start = len(h.events)
+    await h.send(
+        {
+            "type": "response.create",
+            "response": {
+                "conversation": "none",
+                "output_modalities": ["text"],
+                "metadata": {"topic": "x"},
+                "input": [
+                    {
+                        "type": "message",
+                        "role": "user",
+                        "content": [{"type": "input_text", "text": "Only me."}],
+                    }
+                ],
+            },
+        }
+    )
+    done = await h.wait_for("response.done", 2)
+    assert "conversation.item.added" not in h.kinds(start)
+    assert done["response"]["conversation_id"] is None and done["response"]["metadata"] == {"topic": "x"}
+    assert [m.content for m in responder.seen[1] if m.role == "user"] == ["Only me."]
+    assert len(h.session.items) == 2
+    _assert_ga(h.events)
+    await h.close()
+
+
+async def test_cancel_stops_the_reply_and_only_one_reply_runs_at_a_time() -> None:
+    responder = ScriptedResponder([f"Sentence number {i} is here. " for i in range(40)], gap_s=0.02)
+    h = Harness(responder)
+    await h.send({"type": "response.create"})
+    await h.send({"type": "response.create", "event_id": "evt_2"})
+    error = await h.wait_for("error")
+    assert error["error"]["code"] == "conversation_already_has_active_response"
+    assert error["error"]["event_id"] == "evt_2"
+    await h.wait_for("response.output_audio.delta")
+    await h.send({"type": "response.cancel"})
+    done = await h.wait_for("response.done")
+    assert done["response"]["status"] == "cancelled"
+    assert done["response"]["status_details"]["reason"] == "client_cancelled"
+    kinds = h.kinds()
+    assert "response.output_audio.delta" not in kinds[kinds.index("response.done") :]
+    await asyncio.sleep(0.3)
+    assert responder.closed  # generation stopped
+    assert h.kinds().count("response.done") == 1
+    await h.send({"type": "response.cancel", "event_id": "evt_3"})
+    assert (await h.wait_for("error", 2))["error"]["code"] == "response_cancel_not_active"
+    _assert_ga(h.events)
+    await h.close()
+
+
+async def test_speech_during_a_reply_cuts_it_short_and_the_item_keeps_what_was_heard() -> None:
+    responder = ScriptedResponder([f"Sentence number {i} is here. " for i in range(40)], gap_s=0.01)
+    h = Harness(responder, echo_guard_ms=0)
+    await h.send({"type": "response.create"})
+    await h.wait_for("response.output_audio.delta")
+    await asyncio.sleep(1.0)
+    await h.speak(0.8)
+    started = await h.wait_for("input_audio_buffer.speech_started")
+    done = await h.wait_for("response.done")
+    assert done["response"]["status_details"]["reason"] == "turn_detected"
+    started_at = next(t for t, e in h.events if e is started)
+    cut = done["response"]["id"]
+    late = [
+        t
+        for t, e in h.events
+        if e["type"] == "response.output_audio.delta" and e["response_id"] == cut and t > started_at + 0.15
+    ]
+    assert late == []
+    # The assistant item holds about what a real-time listener heard: ~1 s of ~5 s of queued audio.
+    heard = done["response"]["output"][0]["content"][0]["transcript"]
+    assert 0 < len(heard) < len("Sentence number 0 is here. ") * 3
+    # The interruption is answered.
+    await h.wait_for("response.output_audio.delta", timeout=15)
+    await h.wait_for("response.created", 2)
+    await asyncio.sleep(0.1)
+    assert responder.seen[1][-1].content == "What is the capital of France?"
+    await h.close()
+
+
+async def test_the_replys_own_echo_during_the_guard_does_not_interrupt_it() -> None:
+    words = "Sentence number one is here. " * 30
+    responder = ScriptedResponder([words], gap_s=0.0)
+    h = Harness(responder, asr_text="sentence number one is here")
+    await h.send({"type": "response.create"})
+    await h.wait_for("response.output_audio.delta")
+    await h.speak(0.8)  # heard back within the 3 s guard, recognised as the reply's own words
+    deleted = await h.wait_for("conversation.item.deleted")
+    assert h.of("response.done") == []
+    assert all(item.id != deleted["item_id"] for item in h.session.items)
+    await h.send({"type": "response.cancel"})
+    await h.wait_for("response.done")
+    await h.close()
+
+
+async def test_truncate_cuts_the_transcript_and_refuses_a_point_past_the_audio() -> None:
+    responder = ScriptedResponder(list(REPLY))
+    h = Harness(responder)
+    await h.send({"type": "response.create"})
+    done = await h.wait_for("response.done")
+    item = done["response"]["output"][0]
+    await h.send(
+        {
+            "type": "conversation.item.truncate",
+            "item_id": item["id"],
+            "content_index": 0,
+            "audio_end_ms": 10**6,
+        }
+    )
+    assert (await h.wait_for("error"))["error"]["param"] == "audio_end_ms"
+    await h.send(
+        {
+            "type": "conversation.item.truncate",
+            "item_id": item["id"],
+            "content_index": 0,
+            "audio_end_ms": 1500,
+        }
+    )
+    truncated = await h.wait_for("conversation.item.truncated")
+    assert truncated["audio_end_ms"] == 1500
+    await h.send({"type": "conversation.item.retrieve", "item_id": item["id"]})
+    retrieved = await h.wait_for("conversation.item.retrieved")
+    # 0.06 s a character: the first chunk ("Paris is the capital of France.") is 1.86 s long.
+    assert retrieved["item"]["content"][0]["transcript"] == "Paris is the capital"
+    await h.send({"type": "conversation.item.delete", "item_id": item["id"]})
+    await h.wait_for("conversation.item.deleted")
+    await h.send({"type": "conversation.item.retrieve", "item_id": item["id"]})
+    assert (await h.wait_for("error", 2))["error"]["code"] == "item_not_found"
+    _assert_ga(h.events)
+    await h.close()
+
+
+async def test_a_tool_call_round_trip() -> None:
+    call = ToolCall("call_1", "get_weather", '{"city": "Paris"}')
+    responder = ScriptedResponder([call])
+    h = Harness(responder)
+    tool = {
+        "type": "function",
+        "name": "get_weather",
+        "description": "Weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    }
+    await h.send({"type": "session.update", "session": {"type": "realtime", "tools": [tool]}})
+    await h.send({"type": "response.create"})
+    done = await h.wait_for("response.done")
+    assert _collapse(h.kinds(2)) == [
+        "response.created",
+        "response.output_item.added",
+        "conversation.item.added",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.done",
+        "response.output_item.done",
+        "conversation.item.done",
+        "response.done",
+        "voxrt.metrics",
+    ]
+    args = h.of("response.function_call_arguments.done")[0]
+    assert (args["name"], args["arguments"], args["call_id"]) == (
+        "get_weather",
+        '{"city": "Paris"}',
+        "call_1",
+    )
+    assert done["response"]["output"][0]["type"] == "function_call"
+    responder.deltas = ["It is sunny in Paris."]
+    await h.send(
+        {
+            "type": "conversation.item.create",
+            "item": {"type": "function_call_output", "call_id": "call_1", "output": '{"sky": "sunny"}'},
+        }
+    )
+    await h.send({"type": "response.create"})
+    await h.wait_for("response.done", 2)
+    seen = responder.seen[1]
+    assert [m.role for m in seen] == ["system", "assistant", "tool"]
+    assert seen[1].tool_calls == (call,) and seen[2].tool_call_id == "call_1"
+    _assert_ga(h.events)
+    await h.close()
+
+
+async def test_a_failing_model_fails_the_reply_and_the_next_one_works() -> None:
+    responder = ScriptedResponder(["Half a"], error=UpstreamError("The chat server is down."))
+    h = Harness(responder)
+    await h.send({"type": "response.create"})
+    done = await h.wait_for("response.done")
+    assert done["response"]["status"] == "failed"
+    assert done["response"]["status_details"]["error"]["code"] == UpstreamError.code
+    assert h.of("error")[0]["error"]["message"] == "The chat server is down."
+    responder.error, responder.deltas = None, ["Back again."]
+    await h.send({"type": "response.create"})
+    assert (await h.wait_for("response.done", 2))["response"]["status"] == "completed"
+    _assert_ga(h.events)
+    await h.close()
+
+
+@pytest.mark.parametrize(
+    ("event", "param"),
+    [
+        ({"type": "conversation.item.create", "item": {"type": "message"}}, "item.role"),
+        ({"type": "conversation.item.create", "item": {"type": "bogus"}}, "item.type"),
+        (
+            {
+                "type": "conversation.item.create",
+                "item": {"type": "message", "role": "user"},
+                "previous_item_id": "nope",
+            },
+            "previous_item_id",
+        ),
+        ({"type": "conversation.item.truncate", "item_id": "nope", "audio_end_ms": 1}, "item_id"),
+        ({"type": "conversation.item.delete"}, "item_id"),
+        (
+            {"type": "response.create", "response": {"output_modalities": ["video"]}},
+            "response.output_modalities.0",
+        ),
+        ({"type": "session.update", "session": {"audio": {"output": {"voice": "nobody"}}}}, "voice"),
+        (
+            {"type": "session.update", "session": {"tools": [{"type": "function", "name": "a b"}]}},
+            "session.tools.0.name",
+        ),
+    ],
+)
+async def test_bad_client_events_get_an_error_naming_the_field(event: dict[str, Any], param: str) -> None:
+    h = Harness(ScriptedResponder(["Fine."]))
+    await h.send(event)
+    error = await h.wait_for("error")
+    assert error["error"]["param"] == param
+    await h.send({"type": "response.create"})
+    await h.wait_for("response.done")  # the session goes on
+    await h.close()
+
+
+async def test_the_voice_is_fixed_once_the_assistant_has_spoken() -> None:
+    h = Harness(ScriptedResponder(["Fine."]))
+    await h.send({"type": "session.update", "session": {"audio": {"output": {"voice": "echo"}}}})
+    assert (await h.wait_for("session.updated"))["session"]["audio"]["output"]["voice"] == "echo"
+    await h.send({"type": "response.create"})
+    await h.wait_for("response.done")
+    await h.send({"type": "session.update", "session": {"audio": {"output": {"voice": "alloy"}}}})
+    assert (await h.wait_for("error"))["error"]["code"] == "cannot_update_voice"
+    await h.close()
