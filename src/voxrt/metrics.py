@@ -26,6 +26,12 @@ _TURN_FIELDS = {
     "asr_final_ms": ("voxrt_asr_final_seconds", "End of speech to the final transcript sent."),
     "asr_partial_ms": ("voxrt_asr_partial_seconds", "Audio time to the first partial covering it."),
     "decode_ms": ("voxrt_decode_seconds", "Time the final decode of an utterance took."),
+    "llm_ttft_ms": ("voxrt_llm_ttft_seconds", "A reply's start to the language model's first token."),
+    "tts_ttfb_ms": ("voxrt_reply_tts_ttfb_seconds", "A reply's first speakable chunk to its first audio."),
+    "voice_to_voice_ms": (
+        "voxrt_voice_to_voice_seconds",
+        "End of user speech to the first reply audio sent.",
+    ),
 }
 
 
@@ -45,6 +51,12 @@ class Metrics:
         )
         self.utterances = Counter(
             "voxrt_utterances", "Utterances transcribed, by outcome.", ["outcome"], registry=r
+        )
+        self.responses = Counter(
+            "voxrt_responses", "Conversation replies, by how they ended.", ["status"], registry=r
+        )
+        self.interruptions = Counter(
+            "voxrt_interruptions", "Replies cut short by the user's speech (barge-in).", registry=r
         )
         self.errors = Counter(
             "voxrt_errors", "Errors sent to clients (REST and realtime), by code.", ["code"], registry=r
@@ -99,6 +111,11 @@ class Metrics:
             self.utterances.labels("completed").inc()
         elif kind == "conversation.item.input_audio_transcription.failed":
             self.utterances.labels("failed").inc()
+        elif kind == "response.done":
+            response = event.get("response", {})
+            self.responses.labels(str(response.get("status"))).inc()
+            if (response.get("status_details") or {}).get("reason") == "turn_detected":
+                self.interruptions.inc()
         elif kind == "error":
             self.errors.labels(str(event.get("error", {}).get("code") or "unknown")).inc()
 

@@ -18,6 +18,7 @@ import openai
 import pytest
 import yaml
 from openai.types.realtime import RealtimeServerEvent
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import TypeAdapter
 
 from voxrt.audio import resample
@@ -109,6 +110,17 @@ def _collapse(kinds: list[str]) -> list[str]:
     return out
 
 
+def _scrape(server: ServerProcess) -> dict[str, float]:
+    """``/metrics`` as ``{'name{label="value"}': value}``."""
+    text = httpx.get(f"{server.base_url}/metrics", timeout=10).text
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            out[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return out
+
+
 def _transcribe(server: ServerProcess, pcm: bytes) -> str:
     wav = wav_bytes(np.frombuffer(pcm, dtype="<i2"), RATE)
     reply = httpx.post(
@@ -179,6 +191,9 @@ def test_a_spoken_question_gets_a_spoken_answer(agent_server: ServerProcess) -> 
     assert wer([transcript], [heard]) <= 0.15, (transcript, heard)
     metrics = talk.of("voxrt.metrics")[-1]
     assert metrics["voice_to_voice_ms"] > 0
+    scraped = _scrape(agent_server)
+    assert scraped["voxrt_voice_to_voice_seconds_count"] >= 1
+    assert scraped['voxrt_responses_total{status="completed"}'] >= 1
 
 
 def test_text_turns_and_out_of_band_replies(agent_server: ServerProcess) -> None:
@@ -272,6 +287,7 @@ def test_speech_during_a_reply_interrupts_it_and_is_answered(agent_server: Serve
     kept = seen["retrieved"]["item"]["content"][0]["transcript"]
     assert kept and sent.strip().startswith(kept)
     assert len(kept.split()) <= 4 * (heard_at - seen["first_audio_at"]) + 2
+    assert _scrape(agent_server)["voxrt_interruptions_total"] >= 1
     # The interruption is answered: the next reply reads the question it asked.
     asked = talk.of("conversation.item.input_audio_transcription.completed")[0]["transcript"]
     assert wer([QUESTION], [asked]) <= 0.15, asked

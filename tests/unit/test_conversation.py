@@ -441,3 +441,26 @@ async def test_the_voice_is_fixed_once_the_assistant_has_spoken() -> None:
     await h.send({"type": "session.update", "session": {"audio": {"output": {"voice": "alloy"}}}})
     assert (await h.wait_for("error"))["error"]["code"] == "cannot_update_voice"
     await h.close()
+
+
+async def test_silence_after_a_reply_past_idle_timeout_makes_the_server_take_the_turn() -> None:
+    h = Harness(ScriptedResponder(["Are you still there?"]))
+    turn = {"type": "server_vad", "idle_timeout_ms": 5000}
+    await h.send({"type": "session.update", "session": {"audio": {"input": {"turn_detection": turn}}}})
+    await h.send({"type": "response.create"})
+    done = await h.wait_for("response.done")
+    done_at = next(t for t, e in h.events if e is done)
+    triggered = await h.wait_for("input_audio_buffer.timeout_triggered", timeout=12)
+    triggered_at = next(t for t, e in h.events if e is triggered)
+    # The reply's ~1.2 s of audio plays (most of it after response.done: 1.5 s lead), then 5 s.
+    assert 5.0 <= triggered_at - done_at <= 7.5
+    start = h.kinds().index("input_audio_buffer.timeout_triggered")
+    assert h.kinds(start)[:5] == [
+        "input_audio_buffer.timeout_triggered",
+        "input_audio_buffer.committed",
+        "conversation.item.added",
+        "conversation.item.done",
+        "response.created",
+    ]
+    _assert_ga(h.events)
+    await h.close()

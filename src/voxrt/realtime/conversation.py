@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from typing import Any, ClassVar
-
-from pydantic import BaseModel, ValidationError
 
 from voxrt.asr import ASREngine, TranscriptionOptions
 from voxrt.asr.streaming import Committed, Completed, Partial, SpeechStarted, StreamEvent
 from voxrt.config import Settings
 from voxrt.errors import InvalidRequest
 from voxrt.llm import Conversation, Responder, ResponseOptions
+from voxrt.realtime.barge_in import BargeIn
 from voxrt.realtime.conversation_config import (
     ConversationConfig,
     ItemIn,
@@ -29,10 +27,11 @@ from voxrt.realtime.conversation_config import (
     ResponseIn,
     chat_tool_choice,
 )
-from voxrt.realtime.events import InvalidEvent, server_event, validation_error
-from voxrt.realtime.input import InputAudio, input_router
+from voxrt.realtime.conversation_handlers import router
+from voxrt.realtime.events import InvalidEvent, server_event
+from voxrt.realtime.input import InputAudio
 from voxrt.realtime.items import Item, Items, chat_messages
-from voxrt.realtime.protocol import EventRouter, RealtimeSession
+from voxrt.realtime.protocol import EventRouter, RealtimeSession, new_id
 from voxrt.realtime.response import Response, ResponsePlan
 from voxrt.tts import TTSEngine
 from voxrt.vad import VADModel
@@ -40,12 +39,6 @@ from voxrt.vad import VADModel
 __all__ = ["ConversationSession"]
 
 log = logging.getLogger(__name__)
-
-router: EventRouter[ConversationSession] = EventRouter()
-router.include(input_router)
-
-_ECHO_SHARE = 0.6  # an interruption whose words are mostly the reply's own is its echo
-_WORD = re.compile(r"[a-z0-9']+")
 
 
 class ConversationSession(RealtimeSession):
@@ -81,7 +74,8 @@ class ConversationSession(RealtimeSession):
         self._spoken = False  # a reply has had audio: the voice is fixed
         self._speech_end: dict[str, float] = {}  # user item -> when its speech ended (perf_counter)
         self._trigger: dict[str, str] = {}  # response -> the user item it answers
-        self._suspects: dict[str, Response] = {}  # item spoken during the echo guard -> that reply
+        self.barge_in = BargeIn(settings.conversation, self.outbox)
+        self._idle: asyncio.TimerHandle | None = None  # turn_detection.idle_timeout_ms
         self.input = InputAudio(
             settings,
             engine,
@@ -125,6 +119,7 @@ class ConversationSession(RealtimeSession):
             await asyncio.wait([self.active.task])
 
     async def close(self) -> None:
+        self._disarm_idle()
         if self.active is not None:
             self.active.cancel("client_cancelled")
         await self.input.recognizer.aclose()
@@ -193,6 +188,7 @@ class ConversationSession(RealtimeSession):
                 "for it to finish (response.done) or cancel it (response.cancel).",
                 code="conversation_already_has_active_response",
             )
+        self._disarm_idle()
         plan = self._plan(request or ResponseIn())
         response = Response(plan, self.responder, self.tts, self.items, self.outbox, self._response_done)
         self.active = response
@@ -212,7 +208,7 @@ class ConversationSession(RealtimeSession):
         active = self.active
         if active is None or (response_id is not None and response_id != active.id):
             raise InvalidRequest("There is no active response to cancel.", code="response_cancel_not_active")
-        self._interrupt(active, reason)
+        self.barge_in.interrupt(active, reason)
 
     # -- what the input side heard --
 
@@ -222,9 +218,12 @@ class ConversationSession(RealtimeSession):
     def _heard(self, event: StreamEvent) -> None:
         match event:
             case SpeechStarted(item_id, _):
-                self._speech_started(item_id)
-            case Partial(item_id, _):
-                self._check_suspect(item_id, final=False)
+                self._disarm_idle()
+                turn = self.config.turn_detection
+                if turn is not None and turn.interrupt_response:
+                    self.barge_in.speech_started(item_id, self.active)
+            case Partial(item_id, delta):
+                self.barge_in.heard(item_id, delta, final=False)
             case Completed(item_id, transcript, _, metrics):
                 if metrics.asr_final_ms is not None:
                     self._speech_end[item_id] = time.perf_counter() - metrics.asr_final_ms / 1000
@@ -243,43 +242,13 @@ class ConversationSession(RealtimeSession):
             server_event("conversation.item.done", previous_item_id=previous, item=item.to_wire()),
         )
 
-    def _speech_started(self, item_id: str) -> None:
-        active = self.active
-        turn = self.config.turn_detection
-        if active is None or turn is None or not turn.interrupt_response:
-            return
-        guard_s = self.settings.conversation.echo_guard_ms / 1000
-        first = active.times.first_sent
-        if first is not None and time.perf_counter() - first < guard_s:
-            self._suspects[item_id] = active
-            return
-        self._interrupt(active, "turn_detected")
-
-    def _check_suspect(self, item_id: str, final: bool) -> bool:
-        """Whether speech heard during the echo guard is the reply's own echo; speech that is not
-        interrupts the reply now."""
-        if item_id not in self._suspects:
-            return False
-        item_text = self._transcript(item_id)
-        words = _WORD.findall(item_text.lower())
-        if not words:
-            return final
-        response = self._suspects[item_id]
-        reply = set(_WORD.findall((response.message.text or "").lower())) if response.message else set()
-        echo = sum(word in reply for word in words) >= _ECHO_SHARE * len(words)
-        if not echo and self.active is response:
-            self._interrupt(response, "turn_detected")
-        if final or not echo:
-            del self._suspects[item_id]
-        return echo
-
     def _completed(self, item_id: str, transcript: str) -> None:
         try:
             item = self.items.get(item_id)
         except InvalidRequest:
             return
         item.text = transcript
-        if self._check_suspect(item_id, final=True):
+        if self.barge_in.heard(item_id, transcript, final=True):
             self.items.delete(item_id)  # the reply's own echo: not something the user said
             self.emit(server_event("conversation.item.deleted", item_id=item_id))
             return
@@ -291,32 +260,56 @@ class ConversationSession(RealtimeSession):
             return
         self.create_response(trigger=item_id)
 
-    def _interrupt(self, response: Response, reason: str) -> None:
-        self.outbox.discard(response.id)
-        message = response.message
-        if (
-            reason == "turn_detected"
-            and message is not None
-            and message.content_type == "output_audio"
-            and self.settings.conversation.estimate_playback
-        ):
-            message.truncate(response.played_ms(time.perf_counter()))
-        response.cancel(reason)
-
     def _response_done(self, response: Response) -> None:
         if self.active is response:
             self.active = None
         if self._pending_trigger is not None and self.active is None:
             trigger, self._pending_trigger = self._pending_trigger, None
             self.create_response(trigger=trigger)
+        elif self.active is None:
+            self._arm_idle(response)
+
+    def _arm_idle(self, response: Response) -> None:
+        """With ``idle_timeout_ms``: if the user says nothing for that long after the reply has
+        played, the server takes the turn (``input_audio_buffer.timeout_triggered``, then a reply)."""
+        turn = self.config.turn_detection
+        if turn is None or turn.idle_timeout_ms is None:
+            return
+        times = response.times
+        playing_s = 0.0
+        if times.first_sent is not None:
+            playing_s = max(0.0, times.first_sent + times.audio_sent_ms / 1000 - time.perf_counter())
+        self._disarm_idle()
+        self._idle = asyncio.get_running_loop().call_later(
+            playing_s + turn.idle_timeout_ms / 1000, self._idle_timeout
+        )
+
+    def _disarm_idle(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+
+    def _idle_timeout(self) -> None:
+        self._idle = None
+        if self.active is not None:
+            return
+        item = Item(new_id("item"), role="user", content_type="input_audio", text="")
+        at_ms = int(self.input.recognizer.audio_ms)
+        previous = self.items.add(item)
+        self.emit(
+            server_event(
+                "input_audio_buffer.timeout_triggered",
+                audio_start_ms=at_ms,
+                audio_end_ms=at_ms,
+                item_id=item.id,
+            ),
+            server_event("input_audio_buffer.committed", item_id=item.id, previous_item_id=previous),
+            server_event("conversation.item.added", previous_item_id=previous, item=item.to_wire()),
+            server_event("conversation.item.done", previous_item_id=previous, item=item.to_wire()),
+        )
+        self.create_response(trigger=item.id)
 
     # -- helpers --
-
-    def _transcript(self, item_id: str) -> str:
-        try:
-            return self.items.get(item_id).text or ""
-        except InvalidRequest:
-            return ""
 
     def _previous(self, item_id: str) -> str | None:
         ids = [item.id for item in self.items]
@@ -398,69 +391,3 @@ class ConversationSession(RealtimeSession):
             tts_ttfb_ms=ms(times.first_chunk, times.first_audio),
             voice_to_voice_ms=ms(speech_end, times.first_sent),
         )
-
-
-def _parse(model: type[BaseModel], value: Any, param: str) -> Any:
-    try:
-        return model.model_validate(value if value is not None else {})
-    except ValidationError as exc:
-        raise validation_error(exc, param) from None
-
-
-@router.on("session.update")
-def _session_update(session: ConversationSession, event: dict[str, Any]) -> None:
-    session.update(_parse(RealtimeSessionIn, event.get("session"), "session"))
-
-
-@router.on("conversation.item.create")
-def _item_create(session: ConversationSession, event: dict[str, Any]) -> None:
-    given: ItemIn = _parse(ItemIn, event.get("item"), "item")
-    if given.type == "item_reference":
-        raise InvalidEvent(
-            "conversation.item.create takes a message or function call item.", param="item.type"
-        )
-    previous = event.get("previous_item_id")
-    if previous is not None and not isinstance(previous, str):
-        raise InvalidEvent("previous_item_id must be a string.", param="previous_item_id")
-    session.create_item(given.to_item(), previous)
-
-
-@router.on("conversation.item.retrieve")
-def _item_retrieve(session: ConversationSession, event: dict[str, Any]) -> None:
-    item = session.items.get(_string(event, "item_id"))
-    session.emit(server_event("conversation.item.retrieved", item=item.to_wire()))
-
-
-@router.on("conversation.item.delete")
-def _item_delete(session: ConversationSession, event: dict[str, Any]) -> None:
-    item_id = _string(event, "item_id")
-    session.items.delete(item_id)
-    session.emit(server_event("conversation.item.deleted", item_id=item_id))
-
-
-@router.on("conversation.item.truncate")
-def _item_truncate(session: ConversationSession, event: dict[str, Any]) -> None:
-    end, index = event.get("audio_end_ms"), event.get("content_index", 0)
-    if not isinstance(end, int) or not isinstance(index, int):
-        raise InvalidEvent(
-            "conversation.item.truncate needs integer audio_end_ms and content_index.", param="audio_end_ms"
-        )
-    session.truncate(_string(event, "item_id"), index, end)
-
-
-@router.on("response.create")
-def _response_create(session: ConversationSession, event: dict[str, Any]) -> None:
-    session.create_response(_parse(ResponseIn, event.get("response"), "response"))
-
-
-@router.on("response.cancel")
-def _response_cancel(session: ConversationSession, event: dict[str, Any]) -> None:
-    response_id = event.get("response_id")
-    session.cancel_response(response_id if isinstance(response_id, str) else None, "client_cancelled")
-
-
-def _string(event: dict[str, Any], key: str) -> str:
-    value = event.get(key)
-    if not isinstance(value, str) or not value:
-        raise InvalidEvent(f"{event.get('type')} needs '{key}', a string.", param=key)
-    return value
