@@ -388,6 +388,7 @@ class ConversationSession(RealtimeSession):
             item_id=trigger,
             status=response.status,
             llm_ttft_ms=ms(times.created, times.first_token),
+            first_chunk_ms=ms(times.created, times.first_chunk),
             tts_ttfb_ms=ms(times.first_chunk, times.first_audio),
             voice_to_voice_ms=ms(speech_end, times.first_sent),
         )
