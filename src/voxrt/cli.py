@@ -174,6 +174,7 @@ _BENCHES = {
     "llm": ("voxrt.bench.llm", "the configured responder: time to first token and tokens/s"),
     "tts": ("voxrt.bench.tts", "speech synthesis: first audio and RTF per engine"),
     "soak": ("voxrt.bench.soak", "many sessions for a long time: growth and failures"),
+    "agent": ("voxrt.bench.agent", "conversations: voice-to-voice latency by stage, barge-in"),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["plot_latency", "plot_tts"]
+__all__ = ["plot_latency", "plot_stages", "plot_tts"]
 
 
 def plot_latency(rows: list[dict[str, Any]], path: Path, limit_ms: float, title: str) -> None:
@@ -93,4 +93,37 @@ def plot_tts(engines: dict[str, dict[str, Any]], path: Path) -> None:
         axes.legend(fontsize=8)
     rtf_axes.axhline(1.0, color="gray", linestyle=":", linewidth=1.5)
     figure.suptitle("voxrt bench tts", fontsize=10)
+    figure.savefig(path)
+
+
+def plot_stages(rows: list[dict[str, Any]], stages: tuple[str, ...], path: Path, title: str) -> None:
+    """``voxrt bench agent``'s chart at ``path``: for each session count, the p50 of each stage of
+    voice-to-voice latency stacked, with the measured voice_to_voice p50 and p95 as markers.
+
+    Raises:
+        RuntimeError: matplotlib is not installed.
+    """
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise RuntimeError("the benchmark charts need matplotlib: pip install 'voxrt[bench]'") from exc
+    figure = Figure(figsize=(8, 5), dpi=110, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    xs = list(range(len(rows)))
+    bottoms = [0.0] * len(rows)
+    for stage in stages:
+        heights = [max(0.0, row["stages_ms"][stage]["p50"] or 0.0) for row in rows]
+        axes.bar(xs, heights, bottom=bottoms, label=stage, width=0.6)
+        bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
+    for stat, marker in (("p50", "k_"), ("p95", "r_")):
+        values = [row["voice_to_voice_ms"][stat] or 0.0 for row in rows]
+        axes.plot(xs, values, marker, markersize=28, markeredgewidth=2, label=f"voice_to_voice {stat}")
+    axes.set_xticks(xs, [str(row["sessions"]) for row in rows])
+    axes.set_xlabel("concurrent conversations")
+    axes.set_ylabel("milliseconds")
+    axes.set_title(title, fontsize=10)
+    axes.grid(True, axis="y", alpha=0.3)
+    axes.legend(loc="upper left", fontsize=8)
     figure.savefig(path)
