@@ -73,23 +73,34 @@ def _llama_cpp() -> Any:
 
 
 class _Contexts:
-    """Model contexts lent to one reply at a time; ``take`` waits while all are lent."""
+    """Model contexts lent to one reply at a time; ``take`` waits while all are lent.
+
+    A context keeps the tokens of the last prompt it evaluated, and llama.cpp evaluates only what
+    follows their common prefix, so a reply goes to the free context whose last prompt shares the
+    most leading messages with its own: a conversation's next turn finds its history (and every
+    conversation the system prompt) already evaluated.
+    """
 
     def __init__(self) -> None:
         self._free: deque[Any] = deque()
         self._waiters: deque[asyncio.Future[Any]] = deque()
+        self._prompts: dict[int, list[dict[str, Any]]] = {}  # id(context) -> its last prompt
 
-    async def take(self) -> Any:
+    async def take(self, prompt: list[dict[str, Any]]) -> Any:
         if self._free:
-            return self._free.popleft()
-        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            return await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():  # handed over just as the taker gave up
-                self.give_back(waiter.result())
-            raise
+            context = max(self._free, key=lambda c: _shared(self._prompts.get(id(c), []), prompt))
+            self._free.remove(context)
+        else:
+            waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                context = await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():  # handed over just as the taker gave up
+                    self.give_back(waiter.result())
+                raise
+        self._prompts[id(context)] = prompt
+        return context
 
     def give_back(self, context: Any) -> None:
         while self._waiters:
@@ -98,6 +109,16 @@ class _Contexts:
                 waiter.set_result(context)
                 return
         self._free.append(context)
+
+
+def _shared(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> int:
+    """How many leading messages ``a`` and ``b`` have in common."""
+    count = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        count += 1
+    return count
 
 
 class _TokenCounter:
@@ -171,9 +192,9 @@ class LlamaCppResponder(Responder):
     async def _stream(
         self, messages: list[ChatMessage], options: ResponseOptions, usage: Usage
     ) -> AsyncGenerator[Delta, None]:
-        llm = await self._contexts.take()
+        chat = [message.to_openai() for message in messages]
+        llm = await self._contexts.take(chat)
         try:
-            chat = [message.to_openai() for message in messages]
 
             def generate() -> Iterator[Delta]:  # runs in the pool, one step per job
                 llama_cpp = _llama_cpp()
