@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 
 from voxrt.audio import decode_audio, resample
+from voxrt.audio.pcm import to_int16
 from voxrt.bench.realspeech import LANGUAGES, ManifestEntry, build_manifest, load_manifest
 from voxrt.bench.server import running_server
 from voxrt.bench.stream import match_items, percentiles
@@ -117,7 +117,7 @@ def _clip(entry: ManifestEntry) -> Clip:
     span = speech_span(audio)
     if span is None:
         raise RuntimeError(f"{entry.audio} holds no speech")
-    return Clip(entry.text, np.clip(np.round(audio * 32768.0), -32768, 32767).astype("<i2"), span)
+    return Clip(entry.text, to_int16(audio), span)
 
 
 def _raw(entries: list[ManifestEntry], settings: Settings, detect: bool) -> PathRun:
@@ -230,8 +230,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             model = httpx.get(f"{server.base_url}/v1/models", timeout=5).json()["data"][0]["id"]
             for path in args.paths:
                 if path == "stream":
-                    ws_url = server.base_url.replace("http", "ws", 1) + "/v1/realtime?intent=transcription"
-                    runs[path] = _stream(ws_url, entries, server.process.pid, args, args.detect_language)
+                    url = server.realtime_url
+                    runs[path] = _stream(url, entries, server.process.pid, args, args.detect_language)
                 elif path != "raw":
                     runs[path] = _rest(server.base_url, entries, path, args.detect_language)
     sources = sorted({e.source for e in entries})

@@ -30,6 +30,11 @@ class ServerProcess:
     base_url: str
     log_path: Path
 
+    @property
+    def realtime_url(self) -> str:
+        """The server's ``/v1/realtime`` transcription endpoint."""
+        return self.base_url.replace("http", "ws", 1) + "/v1/realtime?intent=transcription"
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 

@@ -236,7 +236,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     rows: list[dict[str, Any]] = []
     model = None
     with running_server(args.output.with_suffix(".server.log"), config=args.config, env=env) as server:
-        url = server.base_url.replace("http", "ws", 1) + "/v1/realtime?intent=transcription"
+        url = server.realtime_url
         pid = server.process.pid
         with contextlib.suppress(httpx.HTTPError, KeyError, IndexError, ValueError):
             model = httpx.get(f"{server.base_url}/v1/models", timeout=5).json()["data"][0]["id"]
