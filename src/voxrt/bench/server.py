@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["ServerProcess", "free_port", "running_server"]
+__all__ = ["ServerProcess", "add_server_env_argument", "free_port", "running_server"]
 
 
 def free_port() -> int:
@@ -22,6 +23,26 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def add_server_env_argument(parser: argparse.ArgumentParser, example: str) -> None:
+    """``--server-env KEY=VALUE`` (repeatable): variables for the benchmarked server's environment,
+    parsed to ``(key, value)`` pairs in ``args.server_env``; ``example`` goes in the help."""
+    parser.add_argument(
+        "--server-env",
+        type=_env_pair,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"environment of the server process (repeatable), e.g. {example}",
+    )
+
+
+def _env_pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, not {text!r}")
+    return key, value
 
 
 @dataclass
