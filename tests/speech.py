@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from voxrt.audio import resample
+from voxrt.audio.pcm import to_float32, to_int16
 from voxrt.bench.corpus import SENTENCES, synthesize
 
 RATE = 16000
@@ -31,10 +32,15 @@ def sentences() -> tuple[np.ndarray, ...]:
     out = []
     for text in SENTENCES[:5]:
         samples, rate = synthesize(text)
-        audio = resample(samples.astype(np.float32) / 32768.0, rate, RATE)
+        audio = resample(to_float32(samples), rate, RATE)
         voiced = np.flatnonzero(np.abs(audio) > EDGE_AMPLITUDE)
         out.append(audio[voiced[0] : voiced[-1] + 1])
     return tuple(out)
+
+
+def pcm16(audio: np.ndarray, rate: int = 24000) -> bytes:
+    """16 kHz float ``audio`` as 16-bit little-endian PCM at ``rate``, as a realtime client sends it."""
+    return to_int16(resample(audio, RATE, rate) if rate != RATE else audio).tobytes()
 
 
 def noise(n: int, dbfs: float, color: str = "white", seed: int = 0) -> np.ndarray:

@@ -26,14 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from bench.compare.peers import SYSTEMS, System
 from bench.compare.peers.score import UtteranceResult, score_session, settled
 from bench.compare.peers.session import RATE, Plan, Run, stream_sessions
 from bench.compare.peers.system import StartOptions, model_dir
 from bench.compare.plot import plot_compare
 from voxrt.audio import resample
+from voxrt.audio.pcm import to_float32, to_int16
 from voxrt.bench.corpus import write_corpus
 from voxrt.bench.stream import FINAL_P95_LIMIT_MS, capacity
 from voxrt.bench.stream_client import LEAD_MS, load_clip
@@ -197,8 +196,7 @@ def _scripts(corpus: Path, sessions: int, utterances: int, pause_ms: int) -> lis
     scripts = []
     for i in range(sessions):
         s24 = build_script_24k(clips, utterances, i, pause_ms)
-        audio = resample(np.frombuffer(s24.pcm, "<i2").astype(np.float32) / 32768.0, RATE_24K, RATE)
-        pcm = np.clip(np.round(audio * 32768.0), -32768, 32767).astype("<i2").tobytes()
+        pcm = to_int16(resample(to_float32(s24.pcm), RATE_24K, RATE)).tobytes()
         spans = [(a * RATE // RATE_24K, -(-b * RATE // RATE_24K)) for a, b in s24.spans]
         scripts.append(_Script(pcm, s24.texts, spans))
     return scripts

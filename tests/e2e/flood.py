@@ -8,53 +8,39 @@ summary of what it sent and which errors came back.
 from __future__ import annotations
 
 import asyncio
-import base64
 import collections
+import contextlib
+import itertools
 import json
 import os
 import sys
 import time
 from pathlib import Path
 
-from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+
+from voxrt.bench.realtime_client import RealtimeClient, append_event
 
 TINY_BYTES = 4  # two 16-bit samples per append
 BIG_BYTES = 750_000  # ~1 MB once base64-encoded: the default realtime.max_message_bytes
 
 
 async def flood(url: str, key: str, pcm: bytes, mode: str, seconds: float) -> dict[str, object]:
-    errors: collections.Counter[str] = collections.Counter()
     size = TINY_BYTES if mode == "tiny" else BIG_BYTES
-    chunks = [pcm[i : i + size] for i in range(0, len(pcm) - size + 1, size)]
-    messages = [
-        json.dumps({"type": "input_audio_buffer.append", "audio": base64.b64encode(c).decode()})
-        for c in chunks
-    ]
-    sent = 0
-    async with connect(url, additional_headers={"Authorization": f"Bearer {key}"}, max_size=None) as ws:
-
-        async def read() -> None:
-            async for raw in ws:
-                event = json.loads(raw)
-                if event.get("type") == "error":
-                    errors[str(event["error"]["code"])] += 1
-
-        reader = asyncio.create_task(read())
-        end = time.perf_counter() + seconds
-        try:
-            while time.perf_counter() < end:
-                await ws.send(messages[sent % len(messages)])
-                sent += 1
-        except ConnectionClosed:
-            pass
-        await asyncio.sleep(0.5)
-        reader.cancel()
+    # encoded before the clock starts: the flood's rate is the socket's, not base64's
+    messages = [append_event(pcm[i : i + size]) for i in range(0, len(pcm) - size + 1, size)]
+    client = await RealtimeClient.open(url, key)
+    end = time.perf_counter() + seconds
+    with contextlib.suppress(ConnectionClosed):  # the server may well hang up
+        await client.send_paced(itertools.cycle(messages), 0.0, until=lambda: time.perf_counter() >= end)
+    await asyncio.sleep(0.5)
+    await client.close()
+    errors = collections.Counter(str(e["error"]["code"]) for e in client.of_type("error"))
     return {
-        "sent": sent,
-        "rate_per_s": round(sent / seconds),
+        "sent": len(client.sent),
+        "rate_per_s": round(len(client.sent) / seconds),
         "errors": dict(errors),
-        "close_code": ws.close_code,
+        "close_code": client.ws.close_code,
     }
 
 

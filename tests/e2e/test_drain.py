@@ -14,8 +14,8 @@ import pytest
 import yaml
 from websockets.exceptions import ConnectionClosed
 
-from tests.e2e.realtime_client import Client, pcm16, ws_url
-from tests.speech import speech_stream
+from tests.speech import pcm16, speech_stream
+from voxrt.bench.realtime_client import RealtimeClient
 from voxrt.bench.server import running_server
 
 pytestmark = pytest.mark.e2e
@@ -32,10 +32,10 @@ def test_sigterm_drains_four_sessions(tmp_path) -> None:
 
     with running_server(tmp_path / "server.log", config=config) as server:
 
-        async def scenario() -> tuple[list[Client], float, list[int], dict[str, object]]:
-            clients = [await Client.open(ws_url(server)) for _ in range(4)]
+        async def scenario() -> tuple[list[RealtimeClient], float, list[int], dict[str, object]]:
+            clients = [await RealtimeClient.open(server.realtime_url) for _ in range(4)]
 
-            async def talk(client: Client) -> None:
+            async def talk(client: RealtimeClient) -> None:
                 with contextlib.suppress(ConnectionClosed):
                     await client.stream(data, 24000)
 
@@ -47,7 +47,7 @@ def test_sigterm_drains_four_sessions(tmp_path) -> None:
             async with httpx.AsyncClient(base_url=server.base_url) as http:
                 ready = [(await http.get("/ready")).status_code for _ in range(3)]
                 refused = await http.get("/v1/models")
-            late = await Client.open(ws_url(server))
+            late = await RealtimeClient.open(server.realtime_url)
             late_error = (await late.wait_for("error"))[0]["error"]
             await asyncio.gather(*talking)
             for client in clients:

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.e2e.realtime_client import Client, pcm16, ws_url
-from tests.speech import RATE, speech_stream
+from tests.speech import RATE, pcm16, speech_stream
 from voxrt.audio import resample
 from voxrt.audio.pcm import wav_bytes
+from voxrt.bench.realtime_client import RealtimeClient
 from voxrt.bench.server import ServerProcess, running_server
 from voxrt.bench.soak import process_resources
 
@@ -136,7 +136,7 @@ def _multipart(data: bytes) -> bytes:
 
 def test_an_abandoned_request_is_cancelled(server: ServerProcess) -> None:
     speech = np.tile(speech_stream().audio, 4)  # ~80 s of speech: seconds of decoding
-    body = _multipart(wav_bytes((speech * 32767).astype(np.int16), RATE))
+    body = _multipart(wav_bytes(speech, RATE))
     with _connect(server) as sock:
         sock.sendall(_request_head(len(body)) + body)
         time.sleep(1.0)  # the upload is in and being worked on
@@ -171,7 +171,7 @@ def test_ten_near_limit_uploads_keep_memory_bounded_and_a_live_session_on_time(
 ) -> None:
     speech = speech_stream(gaps_ms=(1200, 1200, 1200, 1200), lead_ms=500, tail_ms=1500)
     long = np.tile(speech.audio, NEAR_LIMIT_S * RATE // len(speech.audio) + 1)[: NEAR_LIMIT_S * RATE]
-    upload = wav_bytes((resample(long, RATE, 8000) * 32767).astype(np.int16), 8000)  # 3.8 MB
+    upload = wav_bytes(resample(long, RATE, 8000), 8000)  # 3.8 MB
     pid = loaded_server.process.pid
     baseline = _rss_mb(pid)
     peak = baseline
@@ -194,7 +194,7 @@ def test_ten_near_limit_uploads_keep_memory_bounded_and_a_live_session_on_time(
             sampler = asyncio.create_task(sample())
             uploads = [asyncio.create_task(post(http)) for _ in range(10)]
             await asyncio.sleep(2)  # the uploads are in and being decoded
-            client = await Client.open(ws_url(loaded_server), KEY)
+            client = await RealtimeClient.open(loaded_server.realtime_url, KEY)
             await client.stream(pcm16(speech.audio), 24000)
             metrics = await client.wait_for("voxrt.metrics", count=5, timeout=20)
             await client.close()

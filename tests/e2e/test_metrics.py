@@ -10,9 +10,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import API_KEY
-from tests.e2e.realtime_client import Client, pcm16, ws_url
-from tests.speech import speech_stream
+from tests.speech import pcm16, speech_stream
 from voxrt.audio.pcm import wav_bytes
+from voxrt.bench.realtime_client import RealtimeClient
 from voxrt.bench.server import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -40,7 +40,7 @@ def test_metrics_agree_with_the_traffic(server: ServerProcess) -> None:
     code = bad.json()["error"]["code"]
 
     async def session() -> list[dict[str, object]]:
-        client = await Client.open(ws_url(server), API_KEY)
+        client = await RealtimeClient.open(server.realtime_url, API_KEY)
         await client.stream(pcm16(speech.audio), 24000, speed=4.0)
         await client.wait_for("voxrt.metrics", 2, timeout=60)
         await client.send({"type": "no.such.event"})

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from voxrt.bench.realspeech import ManifestEntry
+from voxrt.bench.realtime_client import pace, split
 from voxrt.bench.server import ServerProcess, running_server
 from voxrt.bench.stream_client import RATE, load_clip
 from voxrt.bench.wer import wer
@@ -65,11 +66,8 @@ async def _realtime(server: ServerProcess, entry: ManifestEntry, language: str |
     session: Any = {"type": "transcription", "audio": {"input": audio_input}}
     async with sdk.realtime.connect(model="base", extra_query={"intent": "transcription"}) as conn:
         await conn.session.update(session=session)
-        step = RATE * 2 // 25  # 40 ms chunks, sent four times faster than real time
-        for offset in range(0, len(data), step):
-            chunk = base64.b64encode(data[offset : offset + step]).decode()
-            await conn.input_audio_buffer.append(audio=chunk)
-            await asyncio.sleep(0.01)
+        async for _, chunk in pace(split(data, RATE, 40), 0.01):  # four times faster than real time
+            await conn.input_audio_buffer.append(audio=base64.b64encode(chunk).decode())
         async with asyncio.timeout(30):
             async for event in conn:
                 if event.type == "conversation.item.input_audio_transcription.completed":

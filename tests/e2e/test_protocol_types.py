@@ -11,8 +11,8 @@ from openai.types.realtime import RealtimeServerEvent
 from pydantic import TypeAdapter
 
 from tests.e2e.conftest import RT_KEY
-from tests.e2e.realtime_client import Client, pcm16, ws_url
-from tests.speech import speech_stream
+from tests.speech import pcm16, speech_stream
+from voxrt.bench.realtime_client import RealtimeClient
 from voxrt.bench.server import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -25,7 +25,7 @@ def test_every_server_event_is_a_ga_event(realtime_server: ServerProcess) -> Non
     speech = speech_stream(gaps_ms=(900,), lead_ms=300, tail_ms=1200)
 
     async def record() -> list[dict[str, Any]]:
-        client = await Client.open(ws_url(realtime_server), RT_KEY)
+        client = await RealtimeClient.open(realtime_server.realtime_url, RT_KEY)
         await client.send(
             {
                 "type": "session.update",

@@ -13,10 +13,10 @@ import openai
 import pytest
 
 from tests.e2e.conftest import RT_KEY as KEY
-from tests.e2e.realtime_client import Client, pcm16, ws_url
-from tests.speech import RATE, sentences, speech_stream
+from tests.speech import RATE, pcm16, sentences, speech_stream
 from voxrt.audio.pcm import AudioFormat
 from voxrt.bench.corpus import SENTENCES
+from voxrt.bench.realtime_client import RealtimeClient, pace, split
 from voxrt.bench.server import ServerProcess
 from voxrt.bench.wer import normalize, wer
 
@@ -55,14 +55,9 @@ def test_sdk_realtime_client_streams_five_utterances(realtime_server: ServerProc
                     "audio": {"input": {"format": {"type": "audio/pcm", "rate": 24000}}},
                 }
             )
-            data = pcm16(speech.audio, 24000)
-            step = 24000 * 2 * 40 // 1000  # 40 ms chunks at real-time pace
-            start = time.perf_counter()
-            for k, offset in enumerate(range(0, len(data), step)):
-                await asyncio.sleep(max(0.0, start + k * 0.04 - time.perf_counter()))
-                await conn.input_audio_buffer.append(
-                    audio=base64.b64encode(data[offset : offset + step]).decode()
-                )
+            # 40 ms chunks at real-time pace
+            async for _, chunk in pace(split(pcm16(speech.audio, 24000), 24000, 40), 0.04):
+                await conn.input_audio_buffer.append(audio=base64.b64encode(chunk).decode())
             deadline = time.perf_counter() + 20
             while sum(e["type"].endswith("transcription.completed") for _, e in events) < 5:
                 assert time.perf_counter() < deadline, [e["type"] for _, e in events]
@@ -126,8 +121,8 @@ def test_manual_commit_in_each_format(realtime_server: ServerProcess, kind: str,
     sentence = sentences()[1]
     data = pcm16(sentence, rate) if kind == "audio/pcm" else _g711(sentence, kind)
 
-    async def run() -> Client:
-        client = await Client.open(ws_url(realtime_server), KEY)
+    async def run() -> RealtimeClient:
+        client = await RealtimeClient.open(realtime_server.realtime_url, KEY)
         update = {"format": {"type": kind, "rate": rate}, "turn_detection": None}
         await client.send({"type": "session.update", "session": {"audio": {"input": update}}})
         updated = (await client.wait_for("session.updated"))[0]["session"]["audio"]["input"]
@@ -154,8 +149,8 @@ def test_session_update_mid_session_takes_effect(realtime_server: ServerProcess)
     two = speech_stream(gaps_ms=(800,), lead_ms=300, tail_ms=1800)
     data = pcm16(two.audio, 24000)
 
-    async def run() -> Client:
-        client = await Client.open(ws_url(realtime_server), KEY)
+    async def run() -> RealtimeClient:
+        client = await RealtimeClient.open(realtime_server.realtime_url, KEY)
         await client.stream(data, 24000, chunk_ms=100, speed=3)
         await client.wait_for("conversation.item.input_audio_transcription.completed", 2)
         turn = {"type": "server_vad", "silence_duration_ms": 1500}
@@ -179,7 +174,7 @@ def test_session_update_mid_session_takes_effect(realtime_server: ServerProcess)
 
 def test_beta_transcription_session_update_is_understood(realtime_server: ServerProcess) -> None:
     async def run() -> dict[str, Any]:
-        client = await Client.open(ws_url(realtime_server), KEY)
+        client = await RealtimeClient.open(realtime_server.realtime_url, KEY)
         session = {"input_audio_format": "g711_ulaw", "turn_detection": None}
         await client.send({"type": "transcription_session.update", "session": session})
         reply = (await client.wait_for("transcription_session.updated"))[0]

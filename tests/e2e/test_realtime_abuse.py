@@ -19,9 +19,9 @@ import pytest
 import yaml
 from websockets.exceptions import InvalidStatus
 
-from tests.e2e.realtime_client import Client, pcm16, ws_url
-from tests.speech import RATE, noise, sentences, speech_stream
+from tests.speech import RATE, noise, pcm16, sentences, speech_stream
 from voxrt.bench.corpus import SENTENCES
+from voxrt.bench.realtime_client import RealtimeClient
 from voxrt.bench.server import ServerProcess, running_server
 from voxrt.bench.soak import process_resources
 from voxrt.bench.stream_client import process_cpu_s
@@ -67,7 +67,7 @@ def _speech_pcm(seconds: float) -> bytes:
     return pcm16(audio)
 
 
-def _error_codes(client: Client) -> set[str]:
+def _error_codes(client: RealtimeClient) -> set[str]:
     return {e["error"]["code"] for e in client.of_type("error")}
 
 
@@ -76,11 +76,11 @@ def test_origin_is_checked_at_the_handshake(server: ServerProcess) -> None:
 
     async def run() -> None:
         with pytest.raises(InvalidStatus) as info:
-            await Client.open(ws_url(server), KEY, origin="https://evil.example")
+            await RealtimeClient.open(server.realtime_url, KEY, origin="https://evil.example")
         assert info.value.response.status_code == 403
         assert json.loads(info.value.response.body or b"{}")["error"]["code"] == "origin_not_allowed"
         for origin in (APP_ORIGIN, same_origin, None):  # allowed, same-origin, a non-browser client
-            client = await Client.open(ws_url(server), KEY, origin=origin)
+            client = await RealtimeClient.open(server.realtime_url, KEY, origin=origin)
             await client.wait_for("session.created")
             await client.close()
 
@@ -88,8 +88,8 @@ def test_origin_is_checked_at_the_handshake(server: ServerProcess) -> None:
 
 
 def test_nested_json_and_long_fields_get_invalid_event(server: ServerProcess) -> None:
-    async def run() -> Client:
-        client = await Client.open(ws_url(server), KEY)
+    async def run() -> RealtimeClient:
+        client = await RealtimeClient.open(server.realtime_url, KEY)
         await client.ws.send("[" * 100_000 + "]" * 100_000)
         nested: object = 1
         for _ in range(40):  # deep enough to be refused, shallow enough for any JSON parser
@@ -116,8 +116,8 @@ def test_silent_commits_give_empty_transcripts(server: ServerProcess) -> None:
     # tiny.en hears "you" in 10 s of digital silence and ". . . ." in quiet noise
     silences = [np.zeros(10 * RATE, np.float32), noise(8 * RATE, -60.0, seed=3)]
 
-    async def run() -> Client:
-        client = await Client.open(ws_url(server), KEY)
+    async def run() -> RealtimeClient:
+        client = await RealtimeClient.open(server.realtime_url, KEY)
         await client.send(MANUAL_TURNS)
         await client.wait_for("session.updated")
         for audio in silences:
@@ -135,8 +135,8 @@ def test_commit_flood_is_bounded_and_stops_when_the_client_leaves(server: Server
     pid = server.process.pid
     chunk = _speech_pcm(2.0)
 
-    async def run() -> tuple[Client, float, float]:
-        client = await Client.open(ws_url(server), KEY)
+    async def run() -> tuple[RealtimeClient, float, float]:
+        client = await RealtimeClient.open(server.realtime_url, KEY)
         await client.send(MANUAL_TURNS)
         await client.wait_for("session.updated")
         before = peak = _rss_mb(pid)
@@ -169,7 +169,7 @@ def test_fast_audio_flood_leaves_health_and_other_sessions_on_time(
     """``big``: ~1 MB appends of speech as fast as they go; ``tiny``: 4-byte appends, >10k a second."""
     pcm_file = tmp_path / "speech.pcm"
     pcm_file.write_bytes(_speech_pcm(30.0))
-    command = [sys.executable, "-m", "tests.e2e.flood", ws_url(server), KEY, str(pcm_file), mode, "12"]
+    command = [sys.executable, "-m", "tests.e2e.flood", server.realtime_url, KEY, str(pcm_file), mode, "12"]
     health_ms: dict[str, list[float]] = {"quiet": [], "flood": []}
     phase = "quiet"
 
@@ -181,7 +181,7 @@ def test_fast_audio_flood_leaves_health_and_other_sessions_on_time(
                 health_ms[phase].append(1000 * (time.perf_counter() - started))
                 await asyncio.sleep(0.05)
 
-    async def run() -> tuple[Client, str]:
+    async def run() -> tuple[RealtimeClient, str]:
         nonlocal phase
         stop = asyncio.Event()
         polling = asyncio.create_task(poll_health(stop))
@@ -190,7 +190,7 @@ def test_fast_audio_flood_leaves_health_and_other_sessions_on_time(
         flooder = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         try:
             await asyncio.sleep(2.0)  # the flood is under way
-            witness = await Client.open(ws_url(server), KEY)
+            witness = await RealtimeClient.open(server.realtime_url, KEY)
             speech = speech_stream(gaps_ms=(900,), lead_ms=300, tail_ms=1500)
             await witness.stream(pcm16(speech.audio), 24000)
             await witness.wait_for("voxrt.metrics", 2, timeout=20)
@@ -227,7 +227,7 @@ def test_sigterm_with_a_backlog_exits_promptly(tmp_path: Path) -> None:
     with running_server(tmp_path / "server.log", config=_config(tmp_path)) as server:
 
         async def flood() -> None:
-            client = await Client.open(ws_url(server), KEY)
+            client = await RealtimeClient.open(server.realtime_url, KEY)
             await client.send(MANUAL_TURNS)
             for _ in range(20):
                 await client.append(chunk)

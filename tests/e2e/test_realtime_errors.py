@@ -5,8 +5,8 @@ transcripts come out right."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
+import math
 from collections.abc import Awaitable, Callable
 
 import numpy as np
@@ -14,9 +14,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.e2e.conftest import RT_IDLE_S, RT_KEY, RT_MAX_MESSAGE, RT_MAX_SESSIONS
-from tests.e2e.realtime_client import Client, pcm16, ws_url
-from tests.speech import RATE, noise, speech_stream
+from tests.speech import RATE, noise, pcm16, speech_stream
 from voxrt.bench.corpus import SENTENCES
+from voxrt.bench.realtime_client import RealtimeClient, append_event
 from voxrt.bench.server import ServerProcess
 from voxrt.bench.wer import wer
 
@@ -27,8 +27,9 @@ COMPLETED = "conversation.item.input_audio_transcription.completed"
 
 async def _with_witness(server: ServerProcess, check: Callable[[], Awaitable[None]]) -> None:
     """Run ``check`` while another session streams two sentences; that session must be unharmed."""
-    witness = await Client.open(ws_url(server), RT_KEY)
+    # the speech first: synthesizing it can take longer than the server's idle timeout
     speech = speech_stream(gaps_ms=(900,), lead_ms=300, tail_ms=1200)
+    witness = await RealtimeClient.open(server.realtime_url, RT_KEY)
     checked = asyncio.Event()
 
     async def feed() -> None:
@@ -47,7 +48,7 @@ async def _with_witness(server: ServerProcess, check: Callable[[], Awaitable[Non
     await witness.close()
 
 
-async def _error_for(client: Client, message: str | bytes) -> dict[str, object]:
+async def _error_for(client: RealtimeClient, message: str | bytes) -> dict[str, object]:
     before = len(client.of_type("error"))
     await client.ws.send(message)
     errors = await client.wait_for("error", before + 1, timeout=10)
@@ -56,7 +57,7 @@ async def _error_for(client: Client, message: str | bytes) -> dict[str, object]:
 
 def test_malformed_events_get_error_events(realtime_server: ServerProcess) -> None:
     async def check() -> None:
-        client = await Client.open(ws_url(realtime_server), RT_KEY)
+        client = await RealtimeClient.open(realtime_server.realtime_url, RT_KEY)
         cases: list[tuple[str | bytes, str, str | None]] = [
             ("{not json", "invalid_json", None),
             ('["a", "list"]', "invalid_json", None),
@@ -90,8 +91,8 @@ def test_malformed_events_get_error_events(realtime_server: ServerProcess) -> No
 def test_unsupported_format_is_refused_and_session_goes_on(
     realtime_server: ServerProcess, audio_format: dict[str, object], param: str
 ) -> None:
-    async def run() -> Client:
-        client = await Client.open(ws_url(realtime_server), RT_KEY)
+    async def run() -> RealtimeClient:
+        client = await RealtimeClient.open(realtime_server.realtime_url, RT_KEY)
         update = {"type": "session.update", "session": {"audio": {"input": {"format": audio_format}}}}
         await client.send({**update, "event_id": "evt_fmt"})
         error = (await client.wait_for("error"))[0]["error"]
@@ -114,7 +115,7 @@ def test_silence_and_noise_invent_nothing(realtime_server: ServerProcess) -> Non
 
     async def check() -> None:
         for audio in (silence, hiss, np.zeros(seconds * RATE, np.float32)):
-            client = await Client.open(ws_url(realtime_server), RT_KEY)
+            client = await RealtimeClient.open(realtime_server.realtime_url, RT_KEY)
             await client.stream(pcm16(audio), 24000, chunk_ms=100, speed=10)
             await asyncio.sleep(1.0)
             kinds = {e["type"] for _, e in client.events}
@@ -130,7 +131,7 @@ def test_abrupt_close_mid_utterance_frees_the_session(realtime_server: ServerPro
 
     async def check() -> None:
         for _ in range(RT_MAX_SESSIONS + 1):  # more than the limit: each must have been freed
-            client = await Client.open(ws_url(realtime_server), RT_KEY)
+            client = await RealtimeClient.open(realtime_server.realtime_url, RT_KEY)
             await client.stream(half, 24000, chunk_ms=100, speed=4)
             await client.wait_for("input_audio_buffer.speech_started")
             client.ws.transport.abort()  # no close frame: the TCP connection just drops
@@ -141,17 +142,21 @@ def test_abrupt_close_mid_utterance_frees_the_session(realtime_server: ServerPro
 
 def test_session_over_the_limit_is_refused_clearly(realtime_server: ServerProcess) -> None:
     async def check() -> None:
-        others = [await Client.open(ws_url(realtime_server), RT_KEY) for _ in range(RT_MAX_SESSIONS - 1)]
+        others = [
+            await RealtimeClient.open(realtime_server.realtime_url, RT_KEY)
+            for _ in range(RT_MAX_SESSIONS - 1)
+        ]
         for other in others:
             await other.wait_for("session.created")
-        extra = await Client.open(ws_url(realtime_server), RT_KEY)
+        extra = await RealtimeClient.open(realtime_server.realtime_url, RT_KEY)
         error = (await extra.wait_for("error"))[0]["error"]
         assert error["code"] == "session_limit_reached"
         code, reason = await extra.closed()
         assert code == 1013 and "limit" in reason
         await others[0].close()
         await asyncio.sleep(0.3)
-        replacement = await Client.open(ws_url(realtime_server), RT_KEY)  # a freed slot is usable again
+        # a freed slot is usable again
+        replacement = await RealtimeClient.open(realtime_server.realtime_url, RT_KEY)
         await replacement.wait_for("session.created")
         for client in (replacement, *others[1:]):
             await client.close()
@@ -163,11 +168,12 @@ def test_wrong_or_missing_key_is_refused_before_accepting(realtime_server: Serve
     async def run() -> None:
         for key in (None, "wrong-key"):
             with pytest.raises(InvalidStatus) as info:
-                await Client.open(ws_url(realtime_server), key)
+                await RealtimeClient.open(realtime_server.realtime_url, key)
             assert info.value.response.status_code == 401
         # browsers pass the key as a subprotocol
-        client = await Client.open(
-            ws_url(realtime_server), subprotocols=["realtime", f"openai-insecure-api-key.{RT_KEY}"]
+        client = await RealtimeClient.open(
+            realtime_server.realtime_url,
+            subprotocols=["realtime", f"openai-insecure-api-key.{RT_KEY}"],
         )
         assert client.ws.subprotocol == "realtime"
         await client.wait_for("session.created")
@@ -177,8 +183,8 @@ def test_wrong_or_missing_key_is_refused_before_accepting(realtime_server: Serve
 
 
 def test_idle_session_is_closed_with_a_reason(realtime_server: ServerProcess) -> None:
-    async def run() -> Client:
-        client = await Client.open(ws_url(realtime_server), RT_KEY)
+    async def run() -> RealtimeClient:
+        client = await RealtimeClient.open(realtime_server.realtime_url, RT_KEY)
         code, reason = await client.closed(timeout=RT_IDLE_S + 5)
         assert code == 1000 and "No client event" in reason
         return client
@@ -192,16 +198,9 @@ def test_base64_audio_and_binary_frames_are_equivalent(realtime_server: ServerPr
     data = pcm16(speech.audio)
 
     async def run(binary: bool) -> str:
-        client = await Client.open(ws_url(realtime_server), RT_KEY)
-        step = 24000 * 2 // 10
-        for offset in range(0, len(data), step):
-            chunk = data[offset : offset + step]
-            if binary:
-                await client.ws.send(chunk)
-            else:
-                await client.send(
-                    {"type": "input_audio_buffer.append", "audio": base64.b64encode(chunk).decode()}
-                )
+        client = await RealtimeClient.open(realtime_server.realtime_url, RT_KEY)
+        frame = bytes if binary else append_event  # 100 ms chunks, unpaced
+        await client.stream(data, 24000, chunk_ms=100, speed=math.inf, frame=frame)
         transcript = str((await client.wait_for(COMPLETED))[0]["transcript"])
         await client.close()
         return transcript
@@ -211,7 +210,7 @@ def test_base64_audio_and_binary_frames_are_equivalent(realtime_server: ServerPr
 
 def test_client_that_stops_reading_is_dropped(realtime_server: ServerProcess) -> None:
     async def slots_free(count: int) -> bool:
-        clients = [await Client.open(ws_url(realtime_server), RT_KEY) for _ in range(count)]
+        clients = [await RealtimeClient.open(realtime_server.realtime_url, RT_KEY) for _ in range(count)]
         for client in clients:
             with contextlib.suppress(ConnectionError):  # refused: an error event, then the close
                 await client.wait_for("session.created")
@@ -224,7 +223,7 @@ def test_client_that_stops_reading_is_dropped(realtime_server: ServerProcess) ->
     async def check() -> None:
         # max_queue=1 and no reader: the client library stops reading the socket, the server's
         # sends back up, and its queue of unsent events fills
-        stalled = await Client.open(ws_url(realtime_server), RT_KEY, max_queue=1)
+        stalled = await RealtimeClient.open(realtime_server.realtime_url, RT_KEY, max_queue=1)
         stalled._reader.cancel()
         with contextlib.suppress(ConnectionClosed):
             for sent in range(60_000):

@@ -17,9 +17,9 @@ import httpx
 import pytest
 import yaml
 
-from tests.e2e.realtime_client import Client, pcm16, ws_url
-from tests.speech import sentences, speech_stream
+from tests.speech import pcm16, sentences, speech_stream
 from voxrt.bench.corpus import SENTENCES, Utterance
+from voxrt.bench.realtime_client import RealtimeClient
 from voxrt.bench.server import ServerProcess, free_port, running_server
 from voxrt.bench.wer import wer
 
@@ -78,7 +78,7 @@ def test_realtime_through_a_second_voxrt(front: ServerProcess) -> None:
     speech = speech_stream(gaps_ms=(1200,), lead_ms=500, tail_ms=1500)
 
     async def run() -> list[str]:
-        client = await Client.open(ws_url(front))
+        client = await RealtimeClient.open(front.realtime_url)
         await client.stream(pcm16(speech.audio, 24000), 24000, chunk_ms=40, speed=2)
         done = await client.wait_for("conversation.item.input_audio_transcription.completed", 2)
         await client.close()
@@ -210,7 +210,7 @@ def test_a_realtime_session_goes_on_after_a_failed_transcription(
 ) -> None:
     sentence = pcm16(sentences()[0], 16000)
 
-    async def turn(client: Client, kind: str, count: int) -> dict[str, Any]:
+    async def turn(client: RealtimeClient, kind: str, count: int) -> dict[str, Any]:
         step = len(sentence) // 8 // 2 * 2
         for offset in range(0, len(sentence), step):
             await client.append(sentence[offset : offset + step])
@@ -218,7 +218,7 @@ def test_a_realtime_session_goes_on_after_a_failed_transcription(
         return (await client.wait_for(f"conversation.item.input_audio_transcription.{kind}", count))[-1]
 
     async def run() -> tuple[dict[str, Any], dict[str, Any]]:
-        client = await Client.open(ws_url(stub_front))
+        client = await RealtimeClient.open(stub_front.realtime_url)
         update = {"format": {"type": "audio/pcm", "rate": 16000}, "turn_detection": None}
         await client.send({"type": "session.update", "session": {"audio": {"input": update}}})
         await client.wait_for("session.updated")

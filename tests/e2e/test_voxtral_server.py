@@ -14,14 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
 import yaml
 
-from tests.e2e.realtime_client import Client, pcm16, ws_url
-from tests.speech import RATE, noise, speech_stream
+from tests.speech import RATE, noise, pcm16, speech_stream
 from voxrt.audio.pcm import wav_bytes
 from voxrt.bench.corpus import Utterance
+from voxrt.bench.realtime_client import RealtimeClient
 from voxrt.bench.server import ServerProcess, running_server
 
 pytestmark = pytest.mark.e2e
@@ -43,8 +42,8 @@ def voxtral_server(tmp_path_factory: pytest.TempPathFactory, tiny_voxtral: Path)
 def test_realtime_utterances_flow_through_voxtral(voxtral_server: ServerProcess) -> None:
     speech = speech_stream(gaps_ms=(1200,), lead_ms=500, tail_ms=1500)
 
-    async def run() -> Client:
-        client = await Client.open(ws_url(voxtral_server))
+    async def run() -> RealtimeClient:
+        client = await RealtimeClient.open(voxtral_server.realtime_url)
         await client.stream(pcm16(speech.audio, 24000), 24000, chunk_ms=40)
         await client.wait_for("conversation.item.input_audio_transcription.completed", 2)
         await client.wait_for("voxrt.metrics", 2)
@@ -74,7 +73,7 @@ def test_realtime_utterances_flow_through_voxtral(voxtral_server: ServerProcess)
 def test_rest_answers_within_the_token_limit(voxtral_server: ServerProcess) -> None:
     # seeded noise: the random model's tokens follow the audio, and Piper's speech varies a little
     audio = noise(3 * RATE, -20.0, "pink")
-    files = {"file": ("a.wav", wav_bytes((audio * 32767).astype(np.int16), RATE))}
+    files = {"file": ("a.wav", wav_bytes(audio, RATE))}
     url = f"{voxtral_server.base_url}/v1/audio/transcriptions"
     plain = httpx.post(url, files=files, timeout=60)
     assert plain.status_code == 200 and isinstance(plain.json()["text"], str)

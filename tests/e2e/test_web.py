@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from tests.speech import RATE, speech_stream
+from voxrt.audio.pcm import to_int16
 from voxrt.bench.corpus import SENTENCES, write_wav
 from voxrt.bench.server import ServerProcess, free_port, running_server
 from voxrt.bench.wer import wer
@@ -44,7 +44,7 @@ def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     the microphone, and the page connects after that)."""
     stream = speech_stream(gaps_ms=(1200,) * (SPOKEN - 1), lead_ms=2000, tail_ms=2500)
     path = tmp_path_factory.mktemp("web") / "speech.wav"
-    write_wav(path, (np.clip(stream.audio, -1, 1) * 32767).astype(np.int16), RATE)
+    write_wav(path, to_int16(stream.audio), RATE)
     return path
 
 

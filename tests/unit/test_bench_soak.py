@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from voxrt.audio.pcm import to_int16
 from voxrt.bench.corpus import write_wav
 from voxrt.bench.soak import _report, load_manifest_clips, process_resources
 
 
 def test_manifest_paths_are_relative_to_the_manifest(tmp_path: Path) -> None:
-    tone = (0.3 * 32767 * np.sin(np.arange(8000) / 8000 * 2 * np.pi * 440)).astype(np.int16)
+    tone = to_int16(0.3 * np.sin(np.arange(8000) / 8000 * 2 * np.pi * 440))
     write_wav(tmp_path / "a.wav", tone, 8000)
     manifest = tmp_path / "m.jsonl"
     manifest.write_text(json.dumps({"audio": "a.wav", "text": "a tone", "lang": "en"}) + "\n\n")

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from voxrt.audio.decode import SAMPLE_RATE, decode_audio, decode_base64, resample
+from voxrt.audio.pcm import to_float32
 from voxrt.errors import AudioTooLong, InvalidAudio, UnsupportedMedia
 
 TEXT = "The quick brown fox jumps over the lazy dog."
@@ -28,7 +29,7 @@ def speech() -> tuple[np.ndarray, int]:
 def reference(speech: tuple[np.ndarray, int]) -> np.ndarray:
     """The original speech as float32 at 16 kHz."""
     samples, rate = speech
-    return resample(samples.astype(np.float32) / 32768.0, rate)
+    return resample(to_float32(samples), rate)
 
 
 def _encode(

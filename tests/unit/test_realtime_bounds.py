@@ -4,7 +4,6 @@ limits, the silence gate, cancellation on close and a bounded share of the event
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 from typing import Any
@@ -13,6 +12,8 @@ import numpy as np
 import pytest
 
 from tests.fakes import ScriptedASR
+from voxrt.audio.pcm import to_int16
+from voxrt.bench.realtime_client import append_event
 from voxrt.config import load_settings
 from voxrt.realtime.limits import RateLimit
 from voxrt.realtime.transcription import TranscriptionSession
@@ -35,8 +36,7 @@ def _session(engine: ScriptedASR, **realtime: Any) -> TranscriptionSession:
 def _append(seconds: float, dbfs: float = -10.0, seed: int = 0) -> str:
     """An append event of ``seconds`` of noise at ``dbfs`` (loud: speech to the energy VAD)."""
     samples = np.random.default_rng(seed).normal(0, 10 ** (dbfs / 20), int(seconds * RATE))
-    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
-    return json.dumps({"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode()})
+    return append_event(to_int16(samples).tobytes())
 
 
 async def _events(session: TranscriptionSession) -> list[dict[str, Any]]:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
-import json
+import functools
 import os
 import time
 from abc import ABC, abstractmethod
@@ -20,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
+from voxrt.bench.realtime_client import RealtimeClient, silence
 
 __all__ = ["Plan", "Protocol", "Run", "Snapshot", "Trace", "stream_sessions", "tree_cpu_s"]
 
@@ -29,6 +28,8 @@ _SETUP_TIMEOUT_S = 60.0  # WhisperLive loads its model when the first client con
 _QUIET_S = 3.0  # after the end of audio, no message for this long: nothing more is coming
 _TAIL_S = 20.0  # silence streamed after the audio at most, for a system still catching up
 _DRAIN_S = 30.0  # and never wait longer than this after the audio
+# no compression: deflating audio would cost the server CPU that the benchmark means for the ASR
+_CONNECT: dict[str, Any] = {"compression": None, "ping_interval": None, "open_timeout": _SETUP_TIMEOUT_S}
 
 
 @dataclass(frozen=True)
@@ -113,36 +114,28 @@ def tree_cpu_s(pid: int) -> float | None:
     return total
 
 
-async def _open(url: str, protocol: Protocol) -> ClientConnection:
-    # no compression: deflating audio would cost the server CPU that the benchmark means for the ASR
-    ws = await connect(
-        url, max_size=None, compression=None, ping_interval=None, open_timeout=_SETUP_TIMEOUT_S
-    )
+async def _open(url: str, protocol: Protocol, trace: Trace) -> RealtimeClient:
+    client = await RealtimeClient.open(url, on_event=functools.partial(_fold, protocol, trace), **_CONNECT)
     try:
         async with asyncio.timeout(_SETUP_TIMEOUT_S):
             for message in protocol.hello():
-                await ws.send(message)
-            while not protocol.ready(json.loads(await ws.recv())):
-                pass
+                await client.send(message)
+            await client.wait(lambda: any(protocol.ready(event) for _, event in client.events), None)
     except BaseException:
-        await ws.close()
+        await client.close()
         raise
-    return ws
+    return client
 
 
-async def _read(ws: ClientConnection, protocol: Protocol, trace: Trace) -> None:
-    shown = ("", "")
-    async for raw in ws:
-        at = trace.last_message_at = time.perf_counter()
-        event = json.loads(raw)
-        if not isinstance(event, dict):
-            continue
-        if (error := protocol.error(event)) is not None:
-            trace.errors.append(error)
-        text = protocol.update(event)
-        if text is not None and text != shown:
-            shown = text
-            trace.snapshots.append(Snapshot(at, *text))
+def _fold(protocol: Protocol, trace: Trace, at: float, event: dict[str, Any]) -> None:
+    """One server message into the trace: its errors, and the shown text if it changed."""
+    trace.last_message_at = at
+    if (error := protocol.error(event)) is not None:
+        trace.errors.append(error)
+    shown = (trace.snapshots[-1].committed, trace.snapshots[-1].partial) if trace.snapshots else ("", "")
+    text = protocol.update(event)
+    if text is not None and text != shown:
+        trace.snapshots.append(Snapshot(at, *text))
 
 
 @dataclass(frozen=True)
@@ -156,54 +149,45 @@ class Plan:
 
 
 async def _session(
-    ws: ClientConnection, protocol: Protocol, plan: Plan, start_at: float, chunk_ms: int
+    client: RealtimeClient, protocol: Protocol, trace: Trace, plan: Plan, start_at: float, chunk_ms: int
 ) -> Trace:
-    trace = Trace()
-    reader = asyncio.create_task(_read(ws, protocol, trace))
-    step = chunk_ms * RATE // 1000 * 2
-    pcm, utterances = plan.pcm, plan.utterances
+    checked = 0  # snapshots already tested with plan.settled
+
+    def closed() -> bool:
+        return not client.connected
+
+    def done() -> bool:
+        nonlocal checked
+        if closed() or protocol.finished(plan.utterances):
+            return True
+        if len(trace.snapshots) == checked:
+            return False
+        checked = len(trace.snapshots)
+        return plan.settled(trace.snapshots[-1].committed)
+
     try:
-        for k, offset in enumerate(range(0, len(pcm), step)):
-            due = start_at + k * chunk_ms / 1000  # absolute schedule: one late send delays no other
-            if (delay := due - time.perf_counter()) > 0:
-                await asyncio.sleep(delay)
-            if reader.done():
-                break
-            await ws.send(protocol.audio(pcm[offset : offset + step]))
-            trace.sent_at.append(time.perf_counter())
+        audio_end = await client.stream(
+            plan.pcm, RATE, chunk_ms, start_at=start_at, frame=protocol.audio, until=closed
+        )
         # then silence, as an open microphone sends, until the utterances that count are final
-        chunks = -(-len(pcm) // step)
-        audio_end = start_at + chunks * chunk_ms / 1000
-        checked = 0
-        for k in itertools.count(chunks):
-            due = start_at + k * chunk_ms / 1000
-            if reader.done() or protocol.finished(utterances) or due - audio_end > _TAIL_S:
-                break
-            if len(trace.snapshots) != checked:
-                checked = len(trace.snapshots)
-                if plan.settled(trace.snapshots[-1].committed):
-                    break
-            if (delay := due - time.perf_counter()) > 0:
-                await asyncio.sleep(delay)
-            await ws.send(protocol.audio(bytes(step)))
-            trace.sent_at.append(time.perf_counter())
-        if (end := protocol.end()) is not None and not reader.done():
-            await ws.send(end)
+        tail = silence(1000 * _TAIL_S, RATE)
+        await client.stream(tail, RATE, chunk_ms, start_at=audio_end, frame=protocol.audio, until=done)
+        if (end := protocol.end()) is not None and client.connected:
+            await client.send(end)
         last_sent = time.perf_counter()
-        while not reader.done() and not protocol.finished(utterances):
+        while client.connected and not protocol.finished(plan.utterances):
             now = time.perf_counter()
             if now - max(trace.last_message_at, last_sent) > _QUIET_S or now - last_sent > _DRAIN_S:
                 break
             await asyncio.sleep(0.05)
-        if reader.done() and not reader.cancelled() and (exc := reader.exception()) is not None:
+        if not client.connected and (exc := client.error) is not None:
             trace.errors.append(f"connection: {type(exc).__name__}: {exc}")
     except Exception as exc:
         trace.errors.append(f"{type(exc).__name__}: {exc}")
     finally:
         trace.ended_at = time.perf_counter()
-        reader.cancel()
-        await asyncio.gather(reader, return_exceptions=True)
-        await ws.close()
+        await client.close()
+        trace.sent_at = [sent.at for sent in client.sent]
     return trace
 
 
@@ -224,16 +208,19 @@ async def stream_sessions(
     staggered over ten chunks, and wait for their text. Never raises for one session's failure: it
     is logged in that session's ``errors``."""
     protocols = [protocol() for _ in plans]
-    opened = await asyncio.gather(*(_open(url, p) for p in protocols), return_exceptions=True)
+    traces = [Trace() for _ in plans]
+    opened = await asyncio.gather(
+        *(_open(url, p, t) for p, t in zip(protocols, traces, strict=True)), return_exceptions=True
+    )
     cpu_before = tree_cpu_s(server_pid)
     started = time.perf_counter() + 0.1
     stagger_s = 10 * chunk_ms / 1000 / len(plans)  # so sessions don't all send in the same instant
     tasks: list[Coroutine[Any, Any, Trace]] = []
-    for index, (ws, p, plan) in enumerate(zip(opened, protocols, plans, strict=True)):
-        if isinstance(ws, BaseException):
-            tasks.append(asyncio.sleep(0, Trace(errors=[f"connect: {type(ws).__name__}: {ws}"])))
+    for index, (client, p, trace, plan) in enumerate(zip(opened, protocols, traces, plans, strict=True)):
+        if isinstance(client, BaseException):
+            tasks.append(asyncio.sleep(0, Trace(errors=[f"connect: {type(client).__name__}: {client}"])))
         else:
-            tasks.append(_session(ws, p, plan, started + index * stagger_s, chunk_ms))
+            tasks.append(_session(client, p, trace, plan, started + index * stagger_s, chunk_ms))
     traces = list(await asyncio.gather(*tasks))
     wall_s = time.perf_counter() - started
     cpu_after = tree_cpu_s(server_pid)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,14 +9,12 @@ from typing import Any
 
 from bench.compare.peers.session import RATE, Protocol
 from bench.compare.peers.system import Server, StartOptions, System
+from voxrt.bench.realtime_client import append_event, transcription_session
 from voxrt.bench.server import running_server
 
 __all__ = ["VOXRT", "RealtimeProtocol"]
 
-_SESSION_UPDATE = {
-    "type": "session.update",
-    "session": {"type": "transcription", "audio": {"input": {"format": {"type": "audio/pcm", "rate": RATE}}}},
-}
+_SESSION_UPDATE = {"type": "session.update", "session": transcription_session(RATE)}
 
 
 class RealtimeProtocol(Protocol):
@@ -38,7 +35,7 @@ class RealtimeProtocol(Protocol):
         return event.get("type") == "session.updated"
 
     def audio(self, pcm: bytes) -> str:
-        return json.dumps({"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode()})
+        return append_event(pcm)
 
     def error(self, event: dict[str, Any]) -> str | None:
         if event.get("type") in ("error", "conversation.item.input_audio_transcription.failed"):

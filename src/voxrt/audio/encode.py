@@ -9,6 +9,8 @@ from typing import Literal, get_args
 import av
 import numpy as np
 
+from voxrt.audio.pcm import to_int16
+
 __all__ = ["MEDIA_TYPES", "SPEECH_FORMATS", "SpeechFormat", "StreamEncoder", "wav_header"]
 
 SpeechFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
@@ -29,10 +31,6 @@ _PYAV: dict[str, tuple[str, str]] = {
     "flac": ("flac", "flac"),
 }
 _UNKNOWN_SIZE = 0xFFFFFFFF  # a streamed WAV's sizes are unknown when its header is sent
-
-
-def _int16(samples: np.ndarray) -> np.ndarray:
-    return (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
 
 
 def wav_header(rate: int) -> bytes:
@@ -94,7 +92,7 @@ class StreamEncoder:
         """Bytes for ``samples`` (float32 mono in [-1, 1] at ``rate``); an encoder may hold some back."""
         head, self._header = self._header, b""
         if self._container is None:
-            return head + _int16(samples).tobytes()
+            return head + to_int16(samples).tobytes()
         return head + self._mux(samples)
 
     def finish(self) -> bytes:

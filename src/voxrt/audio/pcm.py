@@ -15,9 +15,30 @@ import soxr
 from voxrt.audio.decode import SAMPLE_RATE
 from voxrt.errors import InvalidAudio
 
-__all__ = ["AudioFormat", "StreamDecoder", "wav_bytes"]
+__all__ = ["AudioFormat", "StreamDecoder", "to_float32", "to_int16", "wav_bytes"]
 
 FormatType = Literal["audio/pcm", "audio/pcmu", "audio/pcma"]
+
+
+# One float <-> int16 convention for the whole project (as WAV writers and most codecs use it):
+# int16 to float divides by 32768, so -32768 maps to -1.0 exactly and every value stays in
+# [-1, 1); float to int16 clips to [-1, 1], scales by 32767 and truncates toward zero, so 1.0
+# maps to 32767 and -1.0 to -32767 and nothing wraps around.
+def to_int16(samples: np.ndarray) -> np.ndarray:
+    """Float samples (nominally in [-1, 1]) as little-endian int16: clipped to [-1, 1], times
+    32767, truncated toward zero. ``.tobytes()`` of the result is 16-bit PCM."""
+    return (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
+
+
+def to_float32(pcm: bytes | bytearray | memoryview | np.ndarray) -> np.ndarray:
+    """16-bit samples (little-endian PCM bytes, or an integer array) as float32 divided by 32768,
+    so in [-1, 1).
+
+    Raises:
+        ValueError: bytes of an odd length (half a sample).
+    """
+    samples = pcm if isinstance(pcm, np.ndarray) else np.frombuffer(pcm, dtype="<i2")
+    return samples.astype(np.float32) / 32768.0
 
 
 def _mulaw_table() -> np.ndarray:
@@ -25,7 +46,7 @@ def _mulaw_table() -> np.ndarray:
     exponent = (codes >> 4) & 0x07
     mantissa = (codes & 0x0F).astype(np.int32)
     magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84
-    return np.where(codes & 0x80, -magnitude, magnitude).astype(np.float32) / 32768.0
+    return to_float32(np.where(codes & 0x80, -magnitude, magnitude))
 
 
 def _alaw_table() -> np.ndarray:
@@ -35,13 +56,13 @@ def _alaw_table() -> np.ndarray:
     magnitude = np.where(
         exponent == 0, (mantissa << 4) + 8, ((mantissa << 4) + 0x108) << np.maximum(exponent - 1, 0)
     )
-    return np.where(codes & 0x80, magnitude, -magnitude).astype(np.float32) / 32768.0
+    return to_float32(np.where(codes & 0x80, magnitude, -magnitude))
 
 
 def wav_bytes(samples: np.ndarray, rate: int) -> bytes:
     """Mono samples (int16, or float in [-1, 1]) as the bytes of a 16-bit PCM WAV file."""
     if samples.dtype.kind == "f":
-        samples = np.clip(samples, -1.0, 1.0) * 32767
+        samples = to_int16(samples)
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as out:
         out.setnchannels(1)
@@ -87,7 +108,7 @@ class AudioFormat:
         if self.type == "audio/pcm":
             if len(data) % 2:
                 raise InvalidAudio("audio/pcm needs whole 16-bit samples (an even number of bytes).")
-            return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+            return to_float32(data)
         return _G711[self.type][np.frombuffer(data, dtype=np.uint8)]
 
     def encode(self, samples: np.ndarray) -> bytes:

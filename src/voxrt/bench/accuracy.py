@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 
 from voxrt.audio import decode_audio, resample
+from voxrt.audio.pcm import to_int16
 from voxrt.bench.realspeech import LANGUAGES, ManifestEntry, build_manifest, load_manifest
-from voxrt.bench.server import running_server
+from voxrt.bench.server import add_server_env_argument, running_server
 from voxrt.bench.stream import match_items, percentiles
 from voxrt.bench.stream_client import RATE, Clip, build_script, speech_span, stream_sessions
 from voxrt.bench.wer import edits, normalize
@@ -61,14 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chunk-ms", type=int, default=40, help="stream: audio per append event")
     parser.add_argument("--cache-dir", type=Path, help="where the built-in sets are unpacked")
     parser.add_argument("--output", type=Path, default=Path("bench-results/accuracy.json"), help="JSON")
-    parser.add_argument(
-        "--server-env",
-        type=_env_pair,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="environment of the server process (repeatable), e.g. VOXRT_ASR__MODEL=base",
-    )
+    add_server_env_argument(parser, "VOXRT_ASR__MODEL=base")
 
 
 def _paths(text: str) -> list[str]:
@@ -77,13 +70,6 @@ def _paths(text: str) -> list[str]:
     if unknown or not chosen:
         raise argparse.ArgumentTypeError(f"paths are {', '.join(PATHS)}; not {', '.join(unknown) or text!r}")
     return [p for p in PATHS if p in chosen]
-
-
-def _env_pair(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, not {text!r}")
-    return key, value
 
 
 @dataclass
@@ -117,7 +103,7 @@ def _clip(entry: ManifestEntry) -> Clip:
     span = speech_span(audio)
     if span is None:
         raise RuntimeError(f"{entry.audio} holds no speech")
-    return Clip(entry.text, np.clip(np.round(audio * 32768.0), -32768, 32767).astype("<i2"), span)
+    return Clip(entry.text, to_int16(audio), span)
 
 
 def _raw(entries: list[ManifestEntry], settings: Settings, detect: bool) -> PathRun:
@@ -230,8 +216,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             model = httpx.get(f"{server.base_url}/v1/models", timeout=5).json()["data"][0]["id"]
             for path in args.paths:
                 if path == "stream":
-                    ws_url = server.base_url.replace("http", "ws", 1) + "/v1/realtime?intent=transcription"
-                    runs[path] = _stream(ws_url, entries, server.process.pid, args, args.detect_language)
+                    url = server.realtime_url
+                    runs[path] = _stream(url, entries, server.process.pid, args, args.detect_language)
                 elif path != "raw":
                     runs[path] = _rest(server.base_url, entries, path, args.detect_language)
     sources = sorted({e.source for e in entries})

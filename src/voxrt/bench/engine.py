@@ -24,6 +24,7 @@ import numpy as np
 
 from voxrt.asr import TranscriptionOptions, create_asr_engine
 from voxrt.audio import SAMPLE_RATE, resample
+from voxrt.audio.pcm import to_float32
 from voxrt.bench.corpus import SENTENCES, synthesize
 from voxrt.bench.random_voxtral import SIZES
 from voxrt.bench.stream import percentiles
@@ -68,7 +69,7 @@ def _speech(seconds: float) -> np.ndarray:
     total = 0
     while total < seconds * SAMPLE_RATE:
         samples, rate = synthesize(SENTENCES[len(parts) % len(SENTENCES)])
-        audio = resample(samples.astype(np.float32) / 32768.0, rate, SAMPLE_RATE)
+        audio = resample(to_float32(samples), rate, SAMPLE_RATE)
         parts += [audio, np.zeros(SAMPLE_RATE // 4, np.float32)]
         total += len(audio) + SAMPLE_RATE // 4
     speech: np.ndarray = np.concatenate(parts)[: int(seconds * SAMPLE_RATE)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["ServerProcess", "free_port", "running_server"]
+__all__ = ["ServerProcess", "add_server_env_argument", "free_port", "running_server"]
 
 
 def free_port() -> int:
@@ -24,11 +25,36 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def add_server_env_argument(parser: argparse.ArgumentParser, example: str) -> None:
+    """``--server-env KEY=VALUE`` (repeatable): variables for the benchmarked server's environment,
+    parsed to ``(key, value)`` pairs in ``args.server_env``; ``example`` goes in the help."""
+    parser.add_argument(
+        "--server-env",
+        type=_env_pair,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"environment of the server process (repeatable), e.g. {example}",
+    )
+
+
+def _env_pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, not {text!r}")
+    return key, value
+
+
 @dataclass
 class ServerProcess:
     process: subprocess.Popen[bytes]
     base_url: str
     log_path: Path
+
+    @property
+    def realtime_url(self) -> str:
+        """The server's ``/v1/realtime`` transcription endpoint."""
+        return self.base_url.replace("http", "ws", 1) + "/v1/realtime?intent=transcription"
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

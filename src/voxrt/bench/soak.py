@@ -101,7 +101,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     scripts, logs = [], []
     wall_s = cpu_s = 0.0
     with running_server(args.output.with_suffix(".server.log"), config=args.config, env=env) as server:
-        url = server.base_url.replace("http", "ws", 1) + "/v1/realtime?intent=transcription"
+        url = server.realtime_url
         pid = server.process.pid
         initial = process_resources(pid)
         print(f"{args.sessions} sessions for {args.duration_s:g} s; server at start: {initial}", flush=True)

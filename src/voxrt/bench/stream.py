@@ -24,7 +24,7 @@ import numpy as np
 
 from voxrt.bench.corpus import write_corpus
 from voxrt.bench.plot import plot_latency
-from voxrt.bench.server import running_server
+from voxrt.bench.server import add_server_env_argument, running_server
 from voxrt.bench.stream_client import LEAD_MS, RATE, Run, Script, build_script, load_clip, stream_sessions
 from voxrt.bench.wer import wer
 from voxrt.config import Settings
@@ -54,14 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--output", type=Path, default=Path("bench-results/stream.json"), help="JSON; the PNG goes beside it"
     )
-    parser.add_argument(
-        "--server-env",
-        type=_env_pair,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="environment of the server process (repeatable), e.g. VOXRT_ASR__UNPADDED_ENCODER=false",
-    )
+    add_server_env_argument(parser, "VOXRT_ASR__UNPADDED_ENCODER=false")
 
 
 def _positive(text: str) -> int:
@@ -79,13 +72,6 @@ def _counts(text: str) -> list[int]:
     if not counts:
         raise argparse.ArgumentTypeError("no session counts given")
     return counts
-
-
-def _env_pair(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, not {text!r}")
-    return key, value
 
 
 # -- pure helpers ------------------------------------------------------------------------------
@@ -236,7 +222,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     rows: list[dict[str, Any]] = []
     model = None
     with running_server(args.output.with_suffix(".server.log"), config=args.config, env=env) as server:
-        url = server.base_url.replace("http", "ws", 1) + "/v1/realtime?intent=transcription"
+        url = server.realtime_url
         pid = server.process.pid
         with contextlib.suppress(httpx.HTTPError, KeyError, IndexError, ValueError):
             model = httpx.get(f"{server.base_url}/v1/models", timeout=5).json()["data"][0]["id"]

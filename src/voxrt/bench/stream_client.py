@@ -1,11 +1,10 @@
 """The client side of ``voxrt bench stream``: sessions that stream speech over ``/v1/realtime`` at
-real-time pace and log every server event with its wall-clock receive time."""
+real-time pace (through :class:`~voxrt.bench.realtime_client.RealtimeClient`) and fold the server's
+events into what each item was seen to do, and when."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import os
 import time
 import wave
@@ -15,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from websockets.asyncio.client import ClientConnection, connect
 
 from voxrt.audio import resample
+from voxrt.audio.pcm import to_float32, to_int16
+from voxrt.bench.realtime_client import Event, RealtimeClient, transcription_session
 
 __all__ = [
     "RATE",
@@ -39,10 +39,8 @@ LEAD_MS = 500
 _SETUP_TIMEOUT_S = 15.0
 _DRAIN_TIMEOUT_S = 30.0  # a session gives up this long after its last audio
 _QUIET_S = 3.0  # nothing pending and no event for this long: a missed utterance won't come
-_SESSION_UPDATE = {
-    "type": "session.update",
-    "session": {"type": "transcription", "audio": {"input": {"format": {"type": "audio/pcm", "rate": RATE}}}},
-}
+# no compression: deflating audio would cost the server CPU the benchmark means to give the ASR
+_CONNECT: dict[str, Any] = {"compression": None, "ping_interval": None, "open_timeout": _SETUP_TIMEOUT_S}
 
 
 def speech_span(audio: np.ndarray, threshold: float = EDGE_AMPLITUDE) -> tuple[int, int] | None:
@@ -110,6 +108,32 @@ class SessionLog:
     timed_out: bool = False
     last_event_at: float = 0.0
 
+    def add(self, at: float, event: Event) -> None:
+        """Fold in one server event received at ``at`` (``time.perf_counter``)."""
+        self.last_event_at = at
+        kind, item_id = event.get("type"), event.get("item_id")
+        if kind == "error":
+            self.errors.append(str(event.get("error", {}).get("message")))
+        if not isinstance(item_id, str):
+            return
+        item = self.items.setdefault(item_id, Item())
+        if kind == "input_audio_buffer.speech_started":
+            item.start_ms, item.started_at = event.get("audio_start_ms"), at
+        elif item.started_at is None and kind != "input_audio_buffer.committed":
+            self.out_of_order += 1  # every VAD item's events follow its speech_started
+        if kind == "input_audio_buffer.speech_stopped":
+            item.end_ms = event.get("audio_end_ms")
+        elif kind == "conversation.item.input_audio_transcription.delta" and item.first_delta_at is None:
+            item.first_delta_at = at
+        elif kind == "conversation.item.input_audio_transcription.completed":
+            self.out_of_order += item.end_ms is None
+            item.completed_at, item.transcript = at, str(event.get("transcript", ""))
+        elif kind == "conversation.item.input_audio_transcription.failed":
+            item.failed = True
+            self.errors.append(str(event.get("error", {}).get("message")))
+        elif kind == "voxrt.metrics":
+            item.metrics = event
+
 
 def load_clip(text: str, path: Path) -> Clip:
     """A corpus WAV resampled to 24 kHz, with its speech edges found in the clean audio.
@@ -120,11 +144,11 @@ def load_clip(text: str, path: Path) -> Clip:
     with wave.open(str(path)) as wav:
         rate = wav.getframerate()
         samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
-    audio = resample(samples.astype(np.float32) / 32768.0, rate, RATE)
+    audio = resample(to_float32(samples), rate, RATE)
     span = speech_span(audio)
     if span is None:
         raise RuntimeError(f"{path} holds no speech")
-    return Clip(text, np.clip(np.round(audio * 32768.0), -32768, 32767).astype("<i2"), span)
+    return Clip(text, to_int16(audio), span)
 
 
 def build_script(clips: list[Clip], count: int, first: int, pause_ms: int) -> Script:
@@ -142,101 +166,39 @@ def build_script(clips: list[Clip], count: int, first: int, pause_ms: int) -> Sc
     return Script(np.concatenate(parts).tobytes(), texts, spans)
 
 
-def _session_update(language: str | None) -> dict[str, Any]:
-    if language is None:
-        return _SESSION_UPDATE
-    audio_in = {"format": {"type": "audio/pcm", "rate": RATE}, "transcription": {"language": language}}
-    return {"type": "session.update", "session": {"type": "transcription", "audio": {"input": audio_in}}}
-
-
-async def _open(url: str, language: str | None = None) -> ClientConnection:
-    # no compression: deflating audio would cost the server CPU the benchmark means to give the ASR
-    ws = await connect(
-        url, max_size=None, compression=None, ping_interval=None, open_timeout=_SETUP_TIMEOUT_S
-    )
-    try:
-        async with asyncio.timeout(_SETUP_TIMEOUT_S):
-            for expected in ("session.created", "session.updated"):
-                if expected == "session.updated":
-                    await ws.send(json.dumps(_session_update(language)))
-                while (event := json.loads(await ws.recv()))["type"] != expected:
-                    if event["type"] == "error":
-                        raise RuntimeError(event.get("error", {}).get("message", "error event"))
-    except BaseException:
-        await ws.close()
-        raise
-    return ws
-
-
-async def _read(ws: ClientConnection, log: SessionLog) -> None:
-    async for raw in ws:
-        at = log.last_event_at = time.perf_counter()
-        event = json.loads(raw)
-        kind, item_id = event.get("type"), event.get("item_id")
-        if kind == "error":
-            log.errors.append(str(event.get("error", {}).get("message")))
-        if not isinstance(item_id, str):
-            continue
-        item = log.items.setdefault(item_id, Item())
-        if kind == "input_audio_buffer.speech_started":
-            item.start_ms, item.started_at = event.get("audio_start_ms"), at
-        elif item.started_at is None and kind != "input_audio_buffer.committed":
-            log.out_of_order += 1  # every VAD item's events follow its speech_started
-        if kind == "input_audio_buffer.speech_stopped":
-            item.end_ms = event.get("audio_end_ms")
-        elif kind == "conversation.item.input_audio_transcription.delta" and item.first_delta_at is None:
-            item.first_delta_at = at
-        elif kind == "conversation.item.input_audio_transcription.completed":
-            log.out_of_order += item.end_ms is None
-            item.completed_at, item.transcript = at, str(event.get("transcript", ""))
-        elif kind == "conversation.item.input_audio_transcription.failed":
-            item.failed = True
-            log.errors.append(str(event.get("error", {}).get("message")))
-        elif kind == "voxrt.metrics":
-            item.metrics = event
-
-
-async def _session(ws: ClientConnection, script: Script, start_at: float, chunk_ms: int) -> SessionLog:
-    log = SessionLog()
-    reader = asyncio.create_task(_read(ws, log))
-    step = chunk_ms * RATE // 1000 * 2
+async def _session(
+    client: RealtimeClient, log: SessionLog, script: Script, start_at: float, chunk_ms: int
+) -> SessionLog:
     # a send blocked by a server that stopped reading must not hang the benchmark either
     give_up_at = start_at + len(script.pcm) / 2 / RATE + 2 * _DRAIN_TIMEOUT_S
     try:
         async with asyncio.timeout(give_up_at - time.perf_counter()):
-            for k, offset in enumerate(range(0, len(script.pcm), step)):
-                due = start_at + k * chunk_ms / 1000  # absolute schedule: a late send delays no other
-                if (delay := due - time.perf_counter()) > 0:
-                    await asyncio.sleep(delay)
-                audio = base64.b64encode(script.pcm[offset : offset + step]).decode()
-                await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": audio}))
-                log.sent_at.append(now := time.perf_counter())
-                log.send_lag_ms.append(1000 * (now - due))
-            await _drain(log, reader, len(script.texts))
-        if reader.done():
-            error = None if reader.cancelled() else reader.exception()
+            await client.stream(script.pcm, RATE, chunk_ms, start_at=start_at)
+            await _drain(log, client, len(script.texts))
+        if not client.connected:
+            error = client.error
             log.errors.append(
-                f"connection ended: {error!r}" if error else f"closed by the server: {ws.close_code}"
+                f"connection ended: {error!r}" if error else f"closed by the server: {client.ws.close_code}"
             )
     except TimeoutError:
         log.timed_out = True
     except Exception as exc:
         log.errors.append(f"{type(exc).__name__}: {exc}")
     finally:
-        reader.cancel()
-        await asyncio.gather(reader, return_exceptions=True)
-        await ws.close()
+        await client.close()
+        log.sent_at = [sent.at for sent in client.sent]
+        log.send_lag_ms = [sent.lag_ms for sent in client.sent]
     return log
 
 
-async def _drain(log: SessionLog, reader: asyncio.Task[None], expected: int) -> None:
+async def _drain(log: SessionLog, client: RealtimeClient, expected: int) -> None:
     """Wait until every item is done and either all ``expected`` came or the server went quiet.
 
     Raises:
         TimeoutError: still waiting ``_DRAIN_TIMEOUT_S`` after the last audio.
     """
     last_sent = time.perf_counter()
-    while not reader.done():
+    while client.connected:
         now = time.perf_counter()
         if now > last_sent + _DRAIN_TIMEOUT_S:
             raise TimeoutError
@@ -265,16 +227,26 @@ async def stream_sessions(
     language when given), stream them at real-time pace with starts staggered over ten chunks, and
     wait for their transcripts. Never raises for a session's failure: it is logged in that
     session's ``errors``."""
-    opened = await asyncio.gather(*(_open(url, language) for _ in scripts), return_exceptions=True)
+    logs = [SessionLog() for _ in scripts]
+    session = transcription_session(RATE, language)
+    opened = await asyncio.gather(
+        *(
+            RealtimeClient.open(
+                url, session=session, on_event=log.add, setup_timeout_s=_SETUP_TIMEOUT_S, **_CONNECT
+            )
+            for log in logs
+        ),
+        return_exceptions=True,
+    )
     cpu_before = process_cpu_s(server_pid)
     started = time.perf_counter() + 0.1
     stagger_s = 10 * chunk_ms / 1000 / len(scripts)  # so sessions don't all append in the same instant
     tasks: list[Coroutine[Any, Any, SessionLog]] = []
-    for index, (ws, script) in enumerate(zip(opened, scripts, strict=True)):
-        if isinstance(ws, BaseException):
-            tasks.append(asyncio.sleep(0, SessionLog(errors=[f"connect: {type(ws).__name__}: {ws}"])))
+    for index, (client, log, script) in enumerate(zip(opened, logs, scripts, strict=True)):
+        if isinstance(client, BaseException):
+            tasks.append(asyncio.sleep(0, SessionLog(errors=[f"connect: {type(client).__name__}: {client}"])))
         else:
-            tasks.append(_session(ws, script, started + index * stagger_s, chunk_ms))
+            tasks.append(_session(client, log, script, started + index * stagger_s, chunk_ms))
     logs = list(await asyncio.gather(*tasks))
     wall_s = time.perf_counter() - started
     cpu_after = process_cpu_s(server_pid)

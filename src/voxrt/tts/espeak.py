@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from voxrt.audio.pcm import to_float32
 from voxrt.config import ConfigError
 from voxrt.runtime import PriorityPool
 from voxrt.tts.base import OPENAI_VOICES, TTSEngine
@@ -113,7 +114,7 @@ class EspeakEngine(TTSEngine):
 
     def _collect(self, wav: ctypes._Pointer[ctypes.c_short], count: int, events: int | None) -> int:
         if wav and count > 0:
-            self._samples.append(np.ctypeslib.as_array(wav, shape=(count,)).astype(np.float32) / 32768.0)
+            self._samples.append(to_float32(np.ctypeslib.as_array(wav, shape=(count,))))
         return 0  # 0: go on
 
     def _synthesize(self, text: str, voice: str, speed: float) -> Iterator[np.ndarray]:

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from voxrt.audio.pcm import to_int16
 from voxrt.vad.base import VADModel, VADStream
 
 __all__ = ["WebRtcVAD"]
@@ -52,5 +53,5 @@ class WebRtcStream(VADStream):
         self._vad = self._module.Vad(self._mode)
 
     def _probabilities(self, frames: np.ndarray) -> np.ndarray:
-        pcm = (np.clip(frames, -1.0, 1.0) * 32767.0).astype("<i2")
+        pcm = to_int16(frames)
         return np.array([float(self._vad.is_speech(row.tobytes(), _RATE)) for row in pcm], np.float32)
