@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import TypeAdapter
 
 from voxrt.audio import resample
-from voxrt.audio.pcm import wav_bytes
+from voxrt.audio.pcm import to_float32, to_int16, wav_bytes
 from voxrt.bench.corpus import synthesize
 from voxrt.bench.server import ServerProcess, running_server
 from voxrt.bench.wer import wer
@@ -46,8 +46,7 @@ def agent_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPro
 
 def _speech(text: str) -> bytes:
     samples, rate = synthesize(text)
-    audio = resample(samples.astype(np.float32) / 32768.0, rate, RATE)
-    return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+    return to_int16(resample(to_float32(samples), rate, RATE)).tobytes()
 
 
 class Conversation:

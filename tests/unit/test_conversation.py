@@ -17,6 +17,7 @@ from openai.types.realtime import RealtimeServerEvent
 from pydantic import TypeAdapter
 
 from tests.fakes import ScriptedASR, ScriptedResponder, ToneTTS
+from voxrt.audio.pcm import to_int16
 from voxrt.config import load_settings
 from voxrt.errors import UpstreamError
 from voxrt.llm import ToolCall
@@ -85,7 +86,7 @@ class Harness:
         """Loud noise (speech to the energy VAD), then silence, at 4x real time."""
         rng = np.random.default_rng(0)
         audio = np.concatenate([rng.normal(0, 0.3, int(seconds * RATE)), np.zeros(int(silence_s * RATE))])
-        pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+        pcm = to_int16(audio).tobytes()
         step = RATE // 10 * 2
         for start in range(0, len(pcm), step):
             chunk = base64.b64encode(pcm[start : start + step]).decode()

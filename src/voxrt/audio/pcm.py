@@ -113,7 +113,7 @@ class AudioFormat:
 
     def encode(self, samples: np.ndarray) -> bytes:
         """float32 samples in [-1, 1] at ``rate`` as bytes of this format."""
-        pcm = np.round(np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
+        pcm = to_int16(samples)
         if self.type == "audio/pcm":
             return pcm.tobytes()
         return _g711_encoder(self.type)[pcm.astype(np.int32) + 32768].tobytes()

@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from websockets.asyncio.client import connect
 
 from voxrt.audio import resample
+from voxrt.audio.pcm import to_float32, to_int16
 from voxrt.bench.corpus import synthesize
+from voxrt.bench.realtime_client import RealtimeClient, silence
 from voxrt.bench.server import running_server
 from voxrt.bench.stream import capacity, percentiles
 from voxrt.bench.stream_client import speech_span
@@ -33,7 +34,7 @@ from voxrt.config import Settings
 __all__ = ["QUESTIONS", "STAGES", "add_arguments", "breakdown", "run", "summarize"]
 
 RATE = 24000
-CHUNK_S = 0.04
+CHUNK_MS = 40
 QUESTIONS = (
     "What is the capital of France?",
     "How many days are there in a week?",
@@ -80,38 +81,29 @@ class SessionResult:
 
 
 class _Mic:
-    """A microphone at real-time pace: whatever was queued, else silence, 40 ms at a time."""
+    """A microphone at real-time pace: each clip queued with ``say``, else silence, 40 ms a chunk,
+    on one continuous schedule."""
 
-    def __init__(self, ws: Any) -> None:
-        self.ws = ws
-        self._queue: list[np.ndarray] = []
+    def __init__(self, client: RealtimeClient) -> None:
+        self.client = client
+        self._queue: list[tuple[bytes, asyncio.Future[float]]] = []
         self._task = asyncio.create_task(self._run())
 
-    def say(self, pcm: np.ndarray) -> float:
-        """Queue ``pcm``; returns how long until its end is sent (the queue ahead included), s."""
-        ahead = sum(len(p) for p in self._queue)
-        self._queue.append(pcm)
-        return (ahead + len(pcm)) / RATE
+    def say(self, pcm: np.ndarray) -> asyncio.Future[float]:
+        """Queue ``pcm``; the future is the ``perf_counter`` time its first sample is due."""
+        started: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._queue.append((pcm.tobytes(), started))
+        return started
 
     async def _run(self) -> None:
-        step = int(CHUNK_S * RATE)
-        start = time.perf_counter()
-        sent = 0
+        due = time.perf_counter()
+        quiet = silence(CHUNK_MS, RATE)
         while True:
-            chunk = np.zeros(step, "<i2")
-            filled = 0
-            while filled < step and self._queue:
-                head = self._queue[0]
-                take = min(step - filled, len(head))
-                chunk[filled : filled + take] = head[:take]
-                filled += take
-                self._queue[0] = head[take:]
-                if not len(self._queue[0]):
-                    self._queue.pop(0)
-            audio = base64.b64encode(chunk.tobytes()).decode()
-            await self.ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": audio}))
-            sent += 1
-            await asyncio.sleep(max(0.0, start + sent * CHUNK_S - time.perf_counter()))
+            pcm = quiet
+            if self._queue:
+                pcm, started = self._queue.pop(0)
+                started.set_result(due)
+            due = await self.client.stream(pcm, RATE, CHUNK_MS, start_at=due)
 
     def close(self) -> None:
         self._task.cancel()
@@ -120,42 +112,34 @@ class _Mic:
 def _clip(text: str) -> tuple[np.ndarray, int]:
     """``text`` spoken (Piper) at 24 kHz int16, and the index of its last voiced sample."""
     samples, rate = synthesize(text)
-    audio = resample(samples.astype(np.float32) / 32768.0, rate, RATE)
+    audio = resample(to_float32(samples), rate, RATE)
     span = speech_span(audio)
     assert span is not None
-    return np.clip(np.round(audio * 32767), -32768, 32767).astype("<i2"), span[1]
+    return to_int16(audio), span[1]
 
 
 async def _session(
     url: str, clips: list[tuple[str, np.ndarray, int]], barge: tuple[np.ndarray, np.ndarray, int] | None
 ) -> SessionResult:
     result = SessionResult()
-    events: list[tuple[float, dict[str, Any]]] = []
-    async with connect(url, max_size=None) as ws:
-
-        async def read() -> None:
-            async for message in ws:
-                events.append((time.perf_counter(), json.loads(message)))
-
-        reader = asyncio.create_task(read())
-        session = {"type": "realtime", "audio": {"input": {"format": {"type": "audio/pcm", "rate": RATE}}}}
-        await ws.send(json.dumps({"type": "session.update", "session": session}))
-        mic = _Mic(ws)
-        try:
-            for text, pcm, last_voiced in clips:
-                turn = Turn(text)
-                seen = len(events)
-                until_end = mic.say(pcm)
-                turn.speech_end_at = time.perf_counter() + until_end - (len(pcm) - last_voiced) / RATE
-                await _reply(events, seen, turn)
-                result.turns.append(turn)
-            if barge is not None:
-                await _barge_in(events, mic, barge, result)
-        except TimeoutError as exc:
-            result.errors.append(str(exc))
-        finally:
-            mic.close()
-            reader.cancel()
+    session = {"type": "realtime", "audio": {"input": {"format": {"type": "audio/pcm", "rate": RATE}}}}
+    client = await RealtimeClient.open(url, session=session)
+    events = client.events
+    mic = _Mic(client)
+    try:
+        for text, pcm, last_voiced in clips:
+            turn = Turn(text)
+            seen = len(events)
+            turn.speech_end_at = await mic.say(pcm) + last_voiced / RATE
+            await _reply(events, seen, turn)
+            result.turns.append(turn)
+        if barge is not None:
+            await _barge_in(events, mic, barge, result)
+    except TimeoutError as exc:
+        result.errors.append(str(exc))
+    finally:
+        mic.close()
+        await client.close()
     result.errors += [e["error"]["message"] for _, e in events if e["type"] == "error"]
     return result
 
