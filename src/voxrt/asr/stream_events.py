@@ -1,5 +1,6 @@
 """What a streaming recognizer reports, per utterance: ``SpeechStarted`` -> ``Partial``* ->
-``SpeechStopped`` -> ``Committed`` -> ``Completed`` | ``Failed`` (manual turns: the last two)."""
+``SpeechStopped`` -> ``Committed`` -> ``Completed`` | ``Failed`` (manual turns: the last two);
+``Settled`` / ``Resumed`` say when a speculative final is ready and when it is void."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ __all__ = [
     "Completed",
     "Failed",
     "Partial",
+    "Resumed",
+    "Settled",
     "SpeechStarted",
     "SpeechStopped",
     "StreamEvent",
@@ -67,4 +70,20 @@ class Failed:
     error: VoxrtError
 
 
-StreamEvent = SpeechStarted | Partial | SpeechStopped | Committed | Completed | Failed
+@dataclass(frozen=True)
+class Settled:
+    """The speculative final of an utterance still open is ready: if the silence goes on, this is
+    its transcript (not a wire event; a conversation may start its reply on it)."""
+
+    item_id: str
+    transcript: str
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """Speech resumed after a ``Settled``: that transcript is void (not a wire event)."""
+
+    item_id: str
+
+
+StreamEvent = SpeechStarted | Partial | Settled | Resumed | SpeechStopped | Committed | Completed | Failed

@@ -198,6 +198,11 @@ class ConversationSettings(Section):
         "reply the client has played by then, estimated from the audio sent and when; a "
         "conversation.item.truncate from the client replaces the estimate.",
     )
+    preemptive_generation: bool = Field(
+        True,
+        description="Start the reply on the speculative transcript, before the silence window has "
+        "closed; it is kept if the turn ends with that transcript, dropped if speech resumes.",
+    )
     audio_lead_ms: int = Field(
         1500,
         ge=200,

@@ -15,24 +15,33 @@ import time
 from typing import Any, ClassVar
 
 from voxrt.asr import ASREngine, TranscriptionOptions
-from voxrt.asr.streaming import Committed, Completed, Partial, SpeechStarted, StreamEvent
+from voxrt.asr.stream_events import (
+    Committed,
+    Completed,
+    Partial,
+    Resumed,
+    Settled,
+    SpeechStarted,
+    StreamEvent,
+)
 from voxrt.config import Settings
 from voxrt.errors import InvalidRequest
-from voxrt.llm import Conversation, Responder, ResponseOptions
+from voxrt.llm import Responder
 from voxrt.realtime.barge_in import BargeIn
 from voxrt.realtime.conversation_config import (
     ConversationConfig,
     ItemIn,
     RealtimeSessionIn,
     ResponseIn,
-    chat_tool_choice,
 )
 from voxrt.realtime.conversation_handlers import router
+from voxrt.realtime.draft import Draft
 from voxrt.realtime.events import InvalidEvent, server_event
 from voxrt.realtime.input import InputAudio
-from voxrt.realtime.items import Item, Items, chat_messages
+from voxrt.realtime.items import Item, Items
+from voxrt.realtime.plan import ResponsePlan, plan_reply
 from voxrt.realtime.protocol import EventRouter, RealtimeSession, new_id
-from voxrt.realtime.response import Response, ResponsePlan
+from voxrt.realtime.response import Response
 from voxrt.tts import TTSEngine
 from voxrt.vad import VADModel
 
@@ -75,6 +84,7 @@ class ConversationSession(RealtimeSession):
         self._speech_end: dict[str, float] = {}  # user item -> when its speech ended (perf_counter)
         self._trigger: dict[str, str] = {}  # response -> the user item it answers
         self.barge_in = BargeIn(settings.conversation, self.outbox)
+        self._draft: tuple[str, str, Draft] | None = None  # item, its speculative transcript, the reply
         self._idle: asyncio.TimerHandle | None = None  # turn_detection.idle_timeout_ms
         self.input = InputAudio(
             settings,
@@ -111,7 +121,9 @@ class ConversationSession(RealtimeSession):
         elif kind == "response.done":
             response = self._responses.pop(event["response"]["id"], None)
             if response is not None:
-                self.emit(self._response_metrics(response))
+                trigger = self._trigger.pop(response.id, None)
+                speech_end = self._speech_end.pop(trigger, None) if trigger is not None else None
+                self.emit(response.metrics_event(trigger, speech_end))
 
     async def settle(self) -> None:
         await self.input.recognizer.settle()
@@ -120,6 +132,7 @@ class ConversationSession(RealtimeSession):
 
     async def close(self) -> None:
         self._disarm_idle()
+        self._drop_draft()
         if self.active is not None:
             self.active.cancel("client_cancelled")
         await self.input.recognizer.aclose()
@@ -176,8 +189,10 @@ class ConversationSession(RealtimeSession):
             )
         )
 
-    def create_response(self, request: ResponseIn | None = None, trigger: str | None = None) -> None:
-        """Start a reply.
+    def create_response(
+        self, request: ResponseIn | None = None, trigger: str | None = None, draft: Draft | None = None
+    ) -> None:
+        """Start a reply; it adopts ``draft`` when that was written to exactly its input.
 
         Raises:
             InvalidRequest: a reply is in progress, or the request asks for what this server lacks.
@@ -190,7 +205,12 @@ class ConversationSession(RealtimeSession):
             )
         self._disarm_idle()
         plan = self._plan(request or ResponseIn())
-        response = Response(plan, self.responder, self.tts, self.items, self.outbox, self._response_done)
+        if draft is not None and not draft.matches(plan.messages, plan.options):
+            draft.drop()
+            draft = None
+        response = Response(
+            plan, self.responder, self.tts, self.items, self.outbox, self._response_done, draft=draft
+        )
         self.active = response
         self._responses[response.id] = response
         if trigger is not None:
@@ -219,11 +239,16 @@ class ConversationSession(RealtimeSession):
         match event:
             case SpeechStarted(item_id, _):
                 self._disarm_idle()
+                self._drop_draft()
                 turn = self.config.turn_detection
                 if turn is not None and turn.interrupt_response:
                     self.barge_in.speech_started(item_id, self.active)
             case Partial(item_id, delta):
                 self.barge_in.heard(item_id, delta, final=False)
+            case Settled(item_id, transcript):
+                self._prepare(item_id, transcript)
+            case Resumed():
+                self._drop_draft()
             case Completed(item_id, transcript, _, metrics):
                 if metrics.asr_final_ms is not None:
                     self._speech_end[item_id] = time.perf_counter() - metrics.asr_final_ms / 1000
@@ -236,7 +261,7 @@ class ConversationSession(RealtimeSession):
             item = self.items.get(item_id)
         except InvalidRequest:
             return  # already dropped from a full conversation
-        previous = self._previous(item_id)
+        previous = self.items.previous(item_id)
         self.emit(
             server_event("conversation.item.added", previous_item_id=previous, item=item.to_wire()),
             server_event("conversation.item.done", previous_item_id=previous, item=item.to_wire()),
@@ -248,6 +273,7 @@ class ConversationSession(RealtimeSession):
         except InvalidRequest:
             return
         item.text = transcript
+        draft = self._take_draft(item_id, transcript)
         if self.barge_in.heard(item_id, transcript, final=True):
             self.items.delete(item_id)  # the reply's own echo: not something the user said
             self.emit(server_event("conversation.item.deleted", item_id=item_id))
@@ -258,7 +284,39 @@ class ConversationSession(RealtimeSession):
         if self.active is not None:
             self._pending_trigger = item_id  # answered when the reply in progress ends
             return
-        self.create_response(trigger=item_id)
+        self.create_response(trigger=item_id, draft=draft)
+
+    def _prepare(self, item_id: str, transcript: str) -> None:
+        """The turn will end with ``transcript`` if the silence goes on: start writing its reply
+        (preemptive generation)."""
+        self._drop_draft()
+        turn = self.config.turn_detection
+        if (
+            not self.settings.conversation.preemptive_generation
+            or turn is None
+            or not turn.create_response
+            or self.active is not None
+            or not transcript.strip()
+        ):
+            return
+        provisional = Item(item_id, role="user", content_type="input_audio", text=transcript)
+        plan = self._plan(ResponseIn(), provisional)
+        self._draft = (item_id, transcript, Draft(self.responder, plan.messages, plan.options))
+
+    def _take_draft(self, item_id: str, transcript: str) -> Draft | None:
+        """The draft written for this turn's transcript, if any (any other is dropped)."""
+        held, self._draft = self._draft, None
+        if held is None:
+            return None
+        if held[:2] == (item_id, transcript):
+            return held[2]
+        held[2].drop()
+        return None
+
+    def _drop_draft(self) -> None:
+        if self._draft is not None:
+            self._draft[2].drop()
+            self._draft = None
 
     def _response_done(self, response: Response) -> None:
         if self.active is response:
@@ -311,84 +369,20 @@ class ConversationSession(RealtimeSession):
 
     # -- helpers --
 
-    def _previous(self, item_id: str) -> str | None:
-        ids = [item.id for item in self.items]
-        index = ids.index(item_id)
-        return ids[index - 1] if index else None
-
     def _options(self) -> TranscriptionOptions:
         return TranscriptionOptions(
             language=self.config.language, prompt=self.config.prompt, timestamps=False, realtime=True
         )
 
-    def _plan(self, request: ResponseIn) -> ResponsePlan:
-        config, llm = self.config, self.settings.llm
-        modality = (request.output_modalities or config.output_modalities)[0]
-        if modality == "audio" and self.tts is None:
-            raise InvalidEvent(
-                "This server has no speech synthesis: ask for output_modalities ['text'].",
-                param="response.output_modalities",
-            )
-        voice, fmt, speed = config.voice, config.output_format, config.speed
-        if request.audio is not None and request.audio.output is not None:
-            out = request.audio.output
-            voice = out.voice or voice
-            if self.tts is not None:
-                self.tts.resolve_voice(voice)
+    def _plan(self, request: ResponseIn, provisional: Item | None = None) -> ResponsePlan:
+        """What a reply to ``request`` would generate from, with ``provisional`` as the last user
+        item (a turn not yet over)."""
         items = list(self.items) if request.input is None else [self._input_item(i) for i in request.input]
-        instructions = request.instructions if request.instructions is not None else config.instructions
-        extra = [item.text for item in items if item.role == "system" and item.text]
-        memory = Conversation(
-            "\n\n".join(filter(None, [instructions, *extra])),
-            max_turns=llm.memory_turns,
-            max_tokens=llm.memory_tokens,
-            count_tokens=self.responder.count_tokens,
-        )
-        for message in chat_messages(items):
-            memory.add(message)
-        limit = request.max_output_tokens or config.max_output_tokens
-        tools = request.tools if request.tools is not None else config.tools
-        choice = request.tool_choice or config.tool_choice
-        options = ResponseOptions(
-            temperature=llm.temperature,
-            max_output_tokens=llm.max_output_tokens if limit == "inf" else limit,
-            tools=tuple(tool.to_chat() for tool in tools),
-            tool_choice=chat_tool_choice(choice) if tools else None,
-        )
-        return ResponsePlan(
-            messages=memory.messages(),
-            options=options,
-            modality=modality,
-            voice=voice,
-            speed=speed,
-            output_format=fmt,
-            in_conversation=request.conversation != "none",
-            max_output_tokens=limit,
-            max_audio_s=self.settings.conversation.max_response_audio_s,
-            audio_lead_s=self.settings.conversation.audio_lead_ms / 1000,
-            metadata=request.metadata,
-        )
+        if provisional is not None:
+            items.append(provisional)
+        return plan_reply(self.settings, self.config, items, request, self.responder, self.tts)
 
     def _input_item(self, given: ItemIn) -> Item:
         if given.type == "item_reference":
             return self.items.get(given.id or "", "response.input.id")
         return given.to_item()
-
-    def _response_metrics(self, response: Response) -> dict[str, Any]:
-        times = response.times
-
-        def ms(start: float | None, end: float | None) -> float | None:
-            return None if start is None or end is None else round(1000 * (end - start), 1)
-
-        trigger = self._trigger.pop(response.id, None)
-        speech_end = self._speech_end.pop(trigger, None) if trigger is not None else None
-        return server_event(
-            "voxrt.metrics",
-            response_id=response.id,
-            item_id=trigger,
-            status=response.status,
-            llm_ttft_ms=ms(times.created, times.first_token),
-            first_chunk_ms=ms(times.created, times.first_chunk),
-            tts_ttfb_ms=ms(times.first_chunk, times.first_audio),
-            voice_to_voice_ms=ms(speech_end, times.first_sent),
-        )

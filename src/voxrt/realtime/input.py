@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from voxrt.asr import ASREngine, TranscriptionOptions
+from voxrt.asr.stream_events import Resumed, Settled
 from voxrt.asr.streaming import (
     Committed,
     Completed,
@@ -230,6 +231,8 @@ class InputAudio:
                     ),
                     server_event("voxrt.metrics", item_id=item_id, **_metrics(metrics)),
                 ]
+            case Settled() | Resumed():
+                return []  # for the session's own use, not the client's
             case Failed(item_id, error):
                 return [
                     server_event(

@@ -138,8 +138,13 @@ class Items:
         """
         self._items.remove(self.get(item_id))
 
-    def last_id(self) -> str | None:
-        return self._items[-1].id if self._items else None
+    def previous(self, item_id: str) -> str | None:
+        """The id of the item before ``item_id`` (None: it is first, or not in the conversation)."""
+        ids = [item.id for item in self._items]
+        if item_id not in ids:
+            return None
+        index = ids.index(item_id)
+        return ids[index - 1] if index else None
 
 
 def chat_messages(items: Iterable[Item]) -> list[ChatMessage]:

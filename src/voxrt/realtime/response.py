@@ -20,41 +20,25 @@ from typing import Any, Literal
 
 import numpy as np
 
-from voxrt.audio.pcm import AudioFormat
 from voxrt.errors import VoxrtError
-from voxrt.llm import ChatMessage, Responder, ResponseOptions, ToolCall
+from voxrt.llm import Responder, ToolCall
 from voxrt.realtime.conversation_config import format_wire
+from voxrt.realtime.draft import Draft
 from voxrt.realtime.events import error_event, server_event
 from voxrt.realtime.items import Item, Items, SpokenChunk
+from voxrt.realtime.plan import ResponsePlan
 from voxrt.realtime.protocol import Outbox, new_id
 from voxrt.runtime import Priority
 from voxrt.tts import TTSEngine
 from voxrt.tts.chunker import SentenceChunker
 
-__all__ = ["Response", "ResponsePlan", "ResponseTimes"]
+__all__ = ["Response", "ResponseTimes"]
 
 log = logging.getLogger(__name__)
 
 Status = Literal["in_progress", "completed", "cancelled", "failed", "incomplete"]
 _DELTA_S = 0.2  # audio per output_audio.delta: what a cancel can leave in flight
 _PREFETCH_S = 10.0  # speech synthesized ahead of what has been sent
-
-
-@dataclass(frozen=True)
-class ResponsePlan:
-    """What to generate: the model's input and options, how to say it, and where it goes."""
-
-    messages: list[ChatMessage]
-    options: ResponseOptions
-    modality: Literal["audio", "text"]
-    voice: str
-    speed: float
-    output_format: AudioFormat
-    in_conversation: bool  # False: an out-of-band response (``conversation: "none"``)
-    max_output_tokens: int | Literal["inf"]
-    max_audio_s: float
-    audio_lead_s: float  # most audio sent ahead of the client's (real-time) playback
-    metadata: dict[str, str] | None = None
 
 
 @dataclass
@@ -80,6 +64,7 @@ class Response:
         items: Items,
         outbox: Outbox,
         on_done: Callable[[Response], None],
+        draft: Draft | None = None,
     ) -> None:
         self.id = new_id("resp")
         self.plan = plan
@@ -91,6 +76,7 @@ class Response:
         self.usage: dict[str, int] | None = None
         self._responder, self._tts, self._items, self._outbox = responder, tts, items, outbox
         self._on_done = on_done
+        self._draft = draft  # a reply written ahead to this input (preemptive generation), to adopt
         self._message: Item | None = None  # the assistant message being spoken or written
         self._voiced_s = 0.0  # audio synthesized
         self._queued_s = 0.0  # audio queued for the client
@@ -123,6 +109,25 @@ class Response:
         if self.times.first_sent is None:
             self.times.first_sent = time.perf_counter()
         self.times.audio_sent_ms += audio_ms
+
+    def metrics_event(self, item_id: str | None, speech_end: float | None) -> dict[str, Any]:
+        """The reply's ``voxrt.metrics`` event: ``item_id`` is the user's turn it answers, and
+        ``speech_end`` when that speech ended (``perf_counter``), for voice_to_voice_ms."""
+        times = self.times
+
+        def ms(start: float | None, end: float | None) -> float | None:
+            return None if start is None or end is None else round(1000 * (end - start), 1)
+
+        return server_event(
+            "voxrt.metrics",
+            response_id=self.id,
+            item_id=item_id,
+            status=self.status,
+            llm_ttft_ms=ms(times.created, times.first_token),
+            first_chunk_ms=ms(times.created, times.first_chunk),
+            tts_ttfb_ms=ms(times.first_chunk, times.first_audio),
+            voice_to_voice_ms=ms(speech_end, times.first_sent),
+        )
 
     def to_wire(self) -> dict[str, Any]:
         plan = self.plan
@@ -193,7 +198,8 @@ class Response:
         it comes, which goes out at once) and tool calls."""
         chunker = SentenceChunker()
         try:
-            async with self._responder.stream(self.plan.messages, self.plan.options) as reply:
+            reply = self._draft or self._responder.stream(self.plan.messages, self.plan.options)
+            async with reply:
                 async for delta in reply:
                     if self.times.first_token is None:
                         self.times.first_token = time.perf_counter()
@@ -363,15 +369,8 @@ class Response:
             )
         )
         if self.plan.in_conversation:
-            previous = self._previous(item)
+            previous = self._items.previous(item.id)
             self._emit(server_event("conversation.item.done", previous_item_id=previous, item=item.to_wire()))
-
-    def _previous(self, item: Item) -> str | None:
-        ids = [existing.id for existing in self._items]
-        if item.id not in ids:
-            return None
-        index = ids.index(item.id)
-        return ids[index - 1] if index else None
 
     def _finish(self) -> None:
         """Close what is open and send ``response.done`` (called once, however the response ended)."""
