@@ -81,7 +81,7 @@ class Conversation:
 def _connect(server: ServerProcess) -> Any:
     url = server.base_url.replace("http", "ws") + "/v1"
     client = openai.AsyncOpenAI(api_key=CONVERSATION_KEY, websocket_base_url=url)
-    return client.realtime.connect(model="voxrt")
+    return client.realtime.connect(model="voxrt", extra_query={"metrics": "true"})  # per-turn latencies
 
 
 def _collapse(kinds: list[str]) -> list[str]:

@@ -361,3 +361,14 @@ async def test_the_voice_is_fixed_once_the_assistant_has_spoken() -> None:
     assert (await h.wait_for("error"))["error"]["code"] == "cannot_update_voice"
     await h.close()
 
+
+async def test_the_session_model_and_the_transcription_model_are_echoed_apart() -> None:
+    h = Harness(ScriptedResponder(["Fine."]))
+    assert (await h.wait_for("session.created"))["session"]["model"] == "voxrt"
+    transcription = {"model": "gpt-4o-mini-transcribe"}
+    session = {"model": "gpt-realtime", "audio": {"input": {"transcription": transcription}}}
+    await h.send({"type": "session.update", "session": session})
+    echoed = (await h.wait_for("session.updated"))["session"]
+    assert echoed["model"] == "gpt-realtime"
+    assert echoed["audio"]["input"]["transcription"]["model"] == "gpt-4o-mini-transcribe"
+    await h.close()
