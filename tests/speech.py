@@ -1,5 +1,5 @@
-"""Real speech of known boundaries for the VAD and streaming tests: Piper sentences at 16 kHz
-over low noise, with the true start and end of each sentence."""
+"""Real speech for the tests: Piper sentences at 16 kHz over low noise with the true start and end
+of each sentence (VAD and streaming), and any text spoken as 16-bit PCM (conversations)."""
 
 from __future__ import annotations
 
@@ -73,3 +73,10 @@ def speech_stream(
         position += len(sentence) + silence * 16
     clean = np.concatenate(parts)
     return SpeechStream(clean + noise(len(clean), NOISE_DBFS, seed=seed), tuple(bounds))
+
+
+def spoken_pcm(text: str, rate: int = 24000) -> bytes:
+    """``text`` spoken by Piper, as 16-bit little-endian PCM at ``rate``."""
+    samples, native = synthesize(text)
+    audio = resample(samples.astype(np.float32) / 32768.0, native, rate)
+    return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()

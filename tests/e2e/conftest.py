@@ -1,4 +1,5 @@
-"""A live ``voxrt serve`` process on loopback, shared by the end-to-end tests of a module."""
+"""Live processes on loopback, each shared by the end-to-end tests of a module: ``voxrt serve``
+(with small limits, or with the embedded conversation models), llama.cpp's server, a chat stub."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
+from tests.e2e.chat_servers import ChatStub, running_llama_server
 from voxrt.bench.server import ServerProcess, running_server
 
 API_KEY = "e2e-key"
@@ -46,3 +48,30 @@ def realtime_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
     config.write_text(yaml.safe_dump({"auth": {"api_keys": [RT_KEY]}, "realtime": limits}))
     with running_server(directory / "server.log", config=config) as process:
         yield process
+
+
+CONVERSATION_KEY = "conv-key"
+
+
+@pytest.fixture(scope="module")
+def conversation_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A live server on the embedded defaults: tiny.en, Silero, SmolLM2 through llama.cpp, Piper."""
+    directory = tmp_path_factory.mktemp("conversation")
+    config = directory / "voxrt.yaml"
+    config.write_text(yaml.safe_dump({"auth": {"api_keys": [CONVERSATION_KEY]}}))
+    with running_server(directory / "server.log", config=config) as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """llama.cpp's server on loopback with the bundled SmolLM2; its base URL."""
+    with running_llama_server(tmp_path_factory.mktemp("llama-server") / "server.log") as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="module")
+def chat_stub() -> Iterator[ChatStub]:
+    stub = ChatStub()
+    yield stub
+    stub.close()

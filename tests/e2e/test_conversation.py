@@ -9,44 +9,27 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import numpy as np
 import openai
 import pytest
-import yaml
 from openai.types.realtime import RealtimeServerEvent
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import TypeAdapter
 
-from voxrt.audio import resample
-from voxrt.audio.pcm import to_float32, to_int16, wav_bytes
-from voxrt.bench.corpus import synthesize
-from voxrt.bench.server import ServerProcess, running_server
+from tests.e2e.conftest import CONVERSATION_KEY
+from tests.speech import spoken_pcm
+from voxrt.audio.pcm import wav_bytes
+from voxrt.bench.server import ServerProcess
 from voxrt.bench.wer import wer
 
 pytestmark = pytest.mark.e2e
 
-KEY = "conv-key"
 RATE = 24000
 SERVER_EVENT: TypeAdapter[Any] = TypeAdapter(RealtimeServerEvent)
 QUESTION = "Tell me about the planet Mars."  # SmolLM2 answers in ~50 words: a WER that means something
-
-
-@pytest.fixture(scope="module")
-def agent_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    directory = tmp_path_factory.mktemp("agent")
-    config = directory / "voxrt.yaml"
-    config.write_text(yaml.safe_dump({"auth": {"api_keys": [KEY]}}))
-    with running_server(directory / "server.log", config=config) as process:
-        yield process
-
-
-def _speech(text: str) -> bytes:
-    samples, rate = synthesize(text)
-    return to_int16(resample(to_float32(samples), rate, RATE)).tobytes()
 
 
 class Conversation:
@@ -97,8 +80,9 @@ class Conversation:
 
 
 def _connect(server: ServerProcess) -> Any:
-    client = openai.AsyncOpenAI(api_key=KEY, websocket_base_url=server.base_url.replace("http", "ws") + "/v1")
-    return client.realtime.connect(model="voxrt")
+    url = server.base_url.replace("http", "ws") + "/v1"
+    client = openai.AsyncOpenAI(api_key=CONVERSATION_KEY, websocket_base_url=url)
+    return client.realtime.connect(model="voxrt", extra_query={"metrics": "true"})  # per-turn latencies
 
 
 def _collapse(kinds: list[str]) -> list[str]:
@@ -124,7 +108,7 @@ def _transcribe(server: ServerProcess, pcm: bytes) -> str:
     wav = wav_bytes(np.frombuffer(pcm, dtype="<i2"), RATE)
     reply = httpx.post(
         f"{server.base_url}/v1/audio/transcriptions",
-        headers={"Authorization": f"Bearer {KEY}"},
+        headers={"Authorization": f"Bearer {CONVERSATION_KEY}"},
         files={"file": ("reply.wav", wav, "audio/wav")},
         data={"model": "whisper-1", "response_format": "text"},
         timeout=120,
@@ -133,9 +117,9 @@ def _transcribe(server: ServerProcess, pcm: bytes) -> str:
     return reply.text
 
 
-def test_a_spoken_question_gets_a_spoken_answer(agent_server: ServerProcess) -> None:
+def test_a_spoken_question_gets_a_spoken_answer(conversation_server: ServerProcess) -> None:
     async def run() -> Conversation:
-        async with _connect(agent_server) as conn:
+        async with _connect(conversation_server) as conn:
             talk = Conversation(conn)
             await conn.session.update(
                 session={
@@ -143,7 +127,7 @@ def test_a_spoken_question_gets_a_spoken_answer(agent_server: ServerProcess) -> 
                     "audio": {"input": {"format": {"type": "audio/pcm", "rate": RATE}}},
                 }
             )
-            await talk.stream(_speech(QUESTION))
+            await talk.stream(spoken_pcm(QUESTION))
             await talk.wait_for("response.done", timeout=90)
             await talk.wait_for("voxrt.metrics", 2)
             await talk.close()
@@ -186,18 +170,18 @@ def test_a_spoken_question_gets_a_spoken_answer(agent_server: ServerProcess) -> 
     assert done["status"] == "completed"
     transcript = talk.of("response.output_audio_transcript.done")[0]["transcript"]
     assert transcript.strip()
-    heard = _transcribe(agent_server, talk.audio(done["id"]))
+    heard = _transcribe(conversation_server, talk.audio(done["id"]))
     assert wer([transcript], [heard]) <= 0.15, (transcript, heard)
     metrics = talk.of("voxrt.metrics")[-1]
     assert metrics["voice_to_voice_ms"] > 0
-    scraped = _scrape(agent_server)
+    scraped = _scrape(conversation_server)
     assert scraped["voxrt_voice_to_voice_seconds_count"] >= 1
     assert scraped['voxrt_responses_total{status="completed"}'] >= 1
 
 
-def test_text_turns_and_out_of_band_replies(agent_server: ServerProcess) -> None:
+def test_text_turns_and_out_of_band_replies(conversation_server: ServerProcess) -> None:
     async def run() -> Conversation:
-        async with _connect(agent_server) as conn:
+        async with _connect(conversation_server) as conn:
             talk = Conversation(conn)
             await conn.conversation.item.create(
                 item={"type": "message", "role": "user",
@@ -229,9 +213,9 @@ def test_text_turns_and_out_of_band_replies(agent_server: ServerProcess) -> None
     assert second["output"][0]["id"] not in added  # out of band: not in the conversation
 
 
-def test_speech_during_a_reply_interrupts_it_and_is_answered(agent_server: ServerProcess) -> None:
+def test_speech_during_a_reply_interrupts_it_and_is_answered(conversation_server: ServerProcess) -> None:
     async def run() -> tuple[Conversation, dict[str, Any]]:
-        async with _connect(agent_server) as conn:
+        async with _connect(conversation_server) as conn:
             talk = Conversation(conn)
             await conn.session.update(
                 session={
@@ -248,12 +232,17 @@ def test_speech_during_a_reply_interrupts_it_and_is_answered(agent_server: Serve
             first_audio = await talk.wait_for("response.output_audio.delta", timeout=60)
             started_at = next(t for t, e in talk.events if e is first_audio)
             await asyncio.sleep(3.5)  # past the echo guard
-            await talk.stream(_speech(QUESTION))
+            await talk.stream(spoken_pcm(QUESTION))
             done = await talk.wait_for("response.done", timeout=60)
-            # The client stops playback at speech_started and says how much it played.
+            # The client stops playback at speech_started and says how much it played: no more than
+            # it had received (on a loaded machine synthesis can fall behind real time).
             speech = talk.of("input_audio_buffer.speech_started")[0]
             heard_at = next(t for t, e in talk.events if e is speech)
-            played_ms = int(1000 * (heard_at - started_at))
+            received = sum(
+                len(base64.b64decode(e["delta"])) for t, e in talk.events
+                if e["type"] == "response.output_audio.delta" and t <= heard_at
+            )  # fmt: skip
+            played_ms = min(int(1000 * (heard_at - started_at)), 1000 * received // 2 // RATE)
             await conn.conversation.item.truncate(
                 item_id=first_audio["item_id"], content_index=0, audio_end_ms=played_ms
             )
@@ -286,7 +275,7 @@ def test_speech_during_a_reply_interrupts_it_and_is_answered(agent_server: Serve
     kept = seen["retrieved"]["item"]["content"][0]["transcript"]
     assert kept and sent.strip().startswith(kept)
     assert len(kept.split()) <= 4 * (heard_at - seen["first_audio_at"]) + 2
-    assert _scrape(agent_server)["voxrt_interruptions_total"] >= 1
+    assert _scrape(conversation_server)["voxrt_interruptions_total"] >= 1
     # The interruption is answered: the next reply reads the question it asked.
     asked = talk.of("conversation.item.input_audio_transcription.completed")[0]["transcript"]
     assert wer([QUESTION], [asked]) <= 0.15, asked

@@ -1,39 +1,27 @@
 """The openai_compat responder over real HTTP on loopback: against llama.cpp's own OpenAI-compatible
 server (``python -m llama_cpp.server``, a separate process serving the bundled SmolLM2 GGUF), and
-against a small local server that fails on demand (5xx, too slow, stalls mid-reply, refuses the
-key), or a port where nothing listens. Every failure is a clear typed error, and nothing hangs.
+against a chat stub that fails on demand (5xx, too slow, stalls mid-reply, refuses the key), or a
+port where nothing listens. Every failure is a clear typed error, and nothing hangs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
+from tests.e2e.chat_servers import ChatStub, recorded_tool_call
 from voxrt.bench.server import free_port
 from voxrt.config import load_settings
 from voxrt.errors import UpstreamError, UpstreamTimeout
 from voxrt.llm import ChatMessage, Delta, LLMStream, ResponseOptions, ToolCall
-from voxrt.llm.llama_cpp import resolve_gguf
 from voxrt.llm.openai_compat import OpenAICompatResponder
 
 pytestmark = pytest.mark.e2e
 
-# What llama_cpp.server 0.3.36 (chatml-function-calling, SmolLM2) streamed for a forced tool call,
-# recorded with curl: each piece repeats the name and id, and no usage chunk comes.
-RECORDED = Path(__file__).parent / "data" / "llama_server_tool_call.sse"
 WEATHER_TOOL = {
     "type": "function",
     "function": {
@@ -66,36 +54,6 @@ async def _collect(responder: OpenAICompatResponder, messages: list[ChatMessage]
     finally:
         await responder.aclose()
     return deltas, stream.metrics
-
-
-@pytest.fixture(scope="module")
-def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """llama.cpp's server on loopback with the bundled SmolLM2; its base URL."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("llama-server") / "server.log"
-    command = [
-        *(sys.executable, "-m", "llama_cpp.server", "--model", str(resolve_gguf(None))),
-        *("--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "1"),
-        # llama-cpp-python's tool-calling prompt for ChatML models such as SmolLM2
-        *("--chat_format", "chatml-function-calling", "--model_alias", "smollm2"),
-    ]
-    with log.open("w") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    base_url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, "llama_cpp.server did not start: " + log.read_text()[-3000:]
-            try:
-                if httpx.get(f"{base_url}/models", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        yield base_url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 def test_streams_an_answer_from_llama_server(llama_server: str) -> None:
@@ -131,124 +89,57 @@ def test_a_tool_call_round_trip_with_llama_server(llama_server: str) -> None:
     assert metrics.outcome == "completed" and "".join(d for d in deltas if isinstance(d, str)).strip()
 
 
-class _Stub:
-    """A chat server on loopback answering each request with the next scripted reply."""
-
-    def __init__(self) -> None:
-        self.replies: list[tuple[str, Any]] = []
-        self.bodies: list[dict[str, Any]] = []
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                stub.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                reply: tuple[str, Any] = stub.replies.pop(0) if stub.replies else ("status", 500)
-                kind, value = reply
-                try:
-                    if kind == "hang":  # accepts, then says nothing for longer than any test waits
-                        time.sleep(value)
-                    elif kind == "status":
-                        status, message = value if isinstance(value, tuple) else (value, f"stub says {value}")
-                        data = json.dumps({"error": {"message": message}}).encode()
-                        self._send(status, "application/json", data)
-                    else:  # "sse": the recorded lines, optionally stalling before the end
-                        lines, stall_after = value
-                        self._send(200, "text/event-stream", None)
-                        for n, line in enumerate(lines):
-                            if n == stall_after:
-                                time.sleep(5)
-                                return
-                            self.wfile.write(line.encode() + b"\n")
-                            self.wfile.flush()
-                except OSError:  # the client gave up
-                    pass
-
-            def _send(self, status: int, kind: str, data: bytes | None) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header(
-                    "Content-Length" if data else "Connection", str(len(data)) if data else "close"
-                )
-                self.end_headers()
-                if data:
-                    self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def script(self, *replies: tuple[str, Any]) -> None:
-        self.replies, self.bodies = list(replies), []
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[_Stub]:
-    made = _Stub()
-    yield made
-    made.server.shutdown()
-
-
-def _recorded() -> list[str]:
-    return RECORDED.read_text().splitlines()
-
-
 HELLO = [ChatMessage("user", "hi")]
 
 
-def test_recorded_llama_server_tool_call_is_parsed(stub: _Stub) -> None:
-    stub.script(("sse", (_recorded(), None)))
-    deltas, metrics = asyncio.run(_collect(_responder(stub.url), HELLO, tools=(WEATHER_TOOL,)))
+def test_recorded_llama_server_tool_call_is_parsed(chat_stub: ChatStub) -> None:
+    chat_stub.script(("sse", (recorded_tool_call(), None)))
+    deltas, metrics = asyncio.run(_collect(_responder(chat_stub.url), HELLO, tools=(WEATHER_TOOL,)))
     call_id = "call__0_get_weather_cmpl-94044ce6-b834-43af-8821-3b3a826d8d89"
     assert deltas == [ToolCall(call_id, "get_weather", '{ "city": "Paris" }')]
     assert metrics.outcome == "completed"
-    body = stub.bodies[0]
+    body = chat_stub.bodies[0]
     assert body["tools"] == [WEATHER_TOOL] and body["stream"] is True
     assert body["stream_options"] == {"include_usage": True}
 
 
-def test_5xx_is_retried_before_the_first_token_then_reported(stub: _Stub) -> None:
-    stub.script(("status", 503), ("sse", (_recorded(), None)))
-    deltas, _ = asyncio.run(_collect(_responder(stub.url, retries=1, backoff_s=0.01), HELLO))
-    assert len(stub.bodies) == 2 and isinstance(deltas[0], ToolCall)
+def test_5xx_is_retried_before_the_first_token_then_reported(chat_stub: ChatStub) -> None:
+    chat_stub.script(("status", 503), ("sse", (recorded_tool_call(), None)))
+    deltas, _ = asyncio.run(_collect(_responder(chat_stub.url, retries=1, backoff_s=0.01), HELLO))
+    assert len(chat_stub.bodies) == 2 and isinstance(deltas[0], ToolCall)
 
-    stub.script(("status", 500), ("status", 502))
+    chat_stub.script(("status", 500), ("status", 502))
     with pytest.raises(UpstreamError, match="failed \\(HTTP 502: stub says 502\\)") as caught:
-        asyncio.run(_collect(_responder(stub.url, retries=1, backoff_s=0.01), HELLO))
+        asyncio.run(_collect(_responder(chat_stub.url, retries=1, backoff_s=0.01), HELLO))
     assert caught.value.code == "upstream_error" and caught.value.status == 502
-    assert len(stub.bodies) == 2
+    assert len(chat_stub.bodies) == 2
 
 
-def test_a_refused_key_is_not_retried(stub: _Stub) -> None:
-    stub.script(("status", 401))
+def test_a_refused_key_is_not_retried(chat_stub: ChatStub) -> None:
+    chat_stub.script(("status", 401))
     with pytest.raises(UpstreamError, match="refused the request") as caught:
-        asyncio.run(_collect(_responder(stub.url, retries=3, api_key="wrong"), HELLO))
-    assert caught.value.code == "upstream_auth_failed" and len(stub.bodies) == 1
+        asyncio.run(_collect(_responder(chat_stub.url, retries=3, api_key="wrong"), HELLO))
+    assert caught.value.code == "upstream_auth_failed" and len(chat_stub.bodies) == 1
 
 
-def test_a_slow_server_times_out(stub: _Stub) -> None:
-    stub.script(("hang", 10), ("hang", 10))
+def test_a_slow_server_times_out(chat_stub: ChatStub) -> None:
+    chat_stub.script(("hang", 10), ("hang", 10))
     started = time.monotonic()
     with pytest.raises(UpstreamTimeout, match="did not answer in time") as caught:
-        asyncio.run(_collect(_responder(stub.url, read_timeout_s=0.5, retries=1, backoff_s=0.01), HELLO))
-    assert caught.value.status == 504 and len(stub.bodies) == 2
+        asyncio.run(_collect(_responder(chat_stub.url, read_timeout_s=0.5, retries=1, backoff_s=0.01), HELLO))
+    assert caught.value.status == 504 and len(chat_stub.bodies) == 2
     assert time.monotonic() - started < 5
 
 
-def test_a_stall_after_the_first_token_fails_without_a_retry(stub: _Stub) -> None:
+def test_a_stall_after_the_first_token_fails_without_a_retry(chat_stub: ChatStub) -> None:
     text_lines = [
         'data: {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hel"}}]}',
         "",
         'data: {"choices": [{"index": 0, "delta": {"content": "lo"}}]}',
         "",
     ]
-    stub.script(("sse", (text_lines, 2)), ("sse", (text_lines, None)))
-    responder = _responder(stub.url, read_timeout_s=0.5, retries=2, backoff_s=0.01)
+    chat_stub.script(("sse", (text_lines, 2)), ("sse", (text_lines, None)))
+    responder = _responder(chat_stub.url, read_timeout_s=0.5, retries=2, backoff_s=0.01)
     heard: list[Delta] = []
 
     async def run() -> None:
@@ -259,7 +150,7 @@ def test_a_stall_after_the_first_token_fails_without_a_retry(stub: _Stub) -> Non
 
     with pytest.raises(UpstreamTimeout):
         asyncio.run(run())
-    assert heard == ["Hel"] and len(stub.bodies) == 1  # the user heard "Hel": no restart
+    assert heard == ["Hel"] and len(chat_stub.bodies) == 1  # the user heard "Hel": no restart
 
 
 def test_a_server_that_is_down_is_a_clear_error() -> None:
@@ -270,13 +161,13 @@ def test_a_server_that_is_down_is_a_clear_error() -> None:
     assert caught.value.code == "upstream_unavailable" and time.monotonic() - started < 5
 
 
-def test_a_server_without_stream_options_is_asked_again_without(stub: _Stub) -> None:
+def test_a_server_without_stream_options_is_asked_again_without(chat_stub: ChatStub) -> None:
     refusal = (400, "Unrecognized request argument supplied: stream_options")
-    stub.script(("status", refusal), ("sse", (_recorded(), None)))
-    responder = _responder(stub.url, retries=0)
+    chat_stub.script(("status", refusal), ("sse", (recorded_tool_call(), None)))
+    responder = _responder(chat_stub.url, retries=0)
     deltas, _ = asyncio.run(_collect(responder, HELLO))
-    assert isinstance(deltas[0], ToolCall) and len(stub.bodies) == 2
-    assert "stream_options" in stub.bodies[0] and "stream_options" not in stub.bodies[1]
-    stub.script(("sse", (_recorded(), None)))  # the next reply goes without it at once
+    assert isinstance(deltas[0], ToolCall) and len(chat_stub.bodies) == 2
+    assert "stream_options" in chat_stub.bodies[0] and "stream_options" not in chat_stub.bodies[1]
+    chat_stub.script(("sse", (recorded_tool_call(), None)))  # the next reply goes without it at once
     asyncio.run(_collect(responder, HELLO))
-    assert len(stub.bodies) == 1 and "stream_options" not in stub.bodies[0]
+    assert len(chat_stub.bodies) == 1 and "stream_options" not in chat_stub.bodies[0]

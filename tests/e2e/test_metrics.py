@@ -1,4 +1,5 @@
-"""GET /metrics after real traffic: the Prometheus series agree with what clients were sent."""
+"""GET /metrics after real traffic: the Prometheus series agree with what clients were sent, and
+count the turns of a session that asked for no ``voxrt.metrics`` events (``?metrics=false``)."""
 
 from __future__ import annotations
 
@@ -39,17 +40,19 @@ def test_metrics_agree_with_the_traffic(server: ServerProcess) -> None:
     assert bad.status_code == 400
     code = bad.json()["error"]["code"]
 
-    async def session() -> list[dict[str, object]]:
-        client = await RealtimeClient.open(server.realtime_url, API_KEY)
+    async def session(query: str = "") -> list[dict[str, object]]:
+        client = await RealtimeClient.open(server.realtime_url + query, API_KEY)
         await client.stream(pcm16(speech.audio), 24000, speed=4.0)
-        await client.wait_for("voxrt.metrics", 2, timeout=60)
+        await client.wait_for("conversation.item.input_audio_transcription.completed", 2, timeout=60)
         await client.send({"type": "no.such.event"})
-        await client.wait_for("error")
+        await client.wait_for("error")  # after every event of the turns, metrics included
         await client.close()
         return [e for _, e in client.events]
 
     events = asyncio.run(session())
     turns = [e for e in events if e["type"] == "voxrt.metrics"]
+    unasked = asyncio.run(session("&metrics=false"))
+    assert len(turns) == 2 and not [e for e in unasked if e["type"] == "voxrt.metrics"]
     partials = sum(len(e["asr_partial_ms"]) for e in turns)  # type: ignore[arg-type,misc]
 
     samples = _samples(server.base_url)
@@ -57,10 +60,10 @@ def test_metrics_agree_with_the_traffic(server: ServerProcess) -> None:
     assert samples[("voxrt_http_requests_total", (("method", "POST"), *route, ("status", "200")))] == 2
     assert samples[("voxrt_http_requests_total", (("method", "POST"), *route, ("status", "400")))] == 1
     assert samples[("voxrt_http_request_seconds_count", route)] == 3
-    assert samples[("voxrt_asr_final_seconds_count", ())] == len(turns) == 2
-    assert samples[("voxrt_endpoint_seconds_count", ())] == len(turns)
-    assert samples[("voxrt_asr_partial_seconds_count", ())] == partials
-    assert samples[("voxrt_utterances_total", (("outcome", "completed"),))] == 2
+    assert samples[("voxrt_asr_final_seconds_count", ())] == 4  # sent or not, every turn counts
+    assert samples[("voxrt_endpoint_seconds_count", ())] == 4
+    assert samples[("voxrt_asr_partial_seconds_count", ())] >= partials
+    assert samples[("voxrt_utterances_total", (("outcome", "completed"),))] == 4
     assert samples[("voxrt_errors_total", (("code", code),))] == 1
     assert samples[("voxrt_errors_total", (("code", "unknown_event"),))] >= 1
     assert samples[("voxrt_realtime_sessions", ())] == 0

@@ -7,27 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
-import time
 from typing import Any
 
-import numpy as np
 import pytest
-from openai.types.realtime import RealtimeServerEvent
-from pydantic import TypeAdapter
 
-from tests.fakes import ScriptedASR, ScriptedResponder, ToneTTS
-from voxrt.audio.pcm import to_int16
-from voxrt.config import load_settings
+from tests.conversation import Harness, assert_ga
+from tests.fakes import ScriptedResponder
 from voxrt.errors import UpstreamError
 from voxrt.llm import ToolCall
-from voxrt.realtime.conversation import ConversationSession
-from voxrt.vad import create_vad
 
 pytestmark = pytest.mark.anyio
 
 RATE = 24000
-SERVER_EVENT: TypeAdapter[Any] = TypeAdapter(RealtimeServerEvent)
 REPLY = ["Paris is the capital", " of France.", " It lies on the Seine,", " in the north."]
 AUDIO_TURN = [
     "response.created",
@@ -46,73 +37,6 @@ AUDIO_END = [
 ]
 
 
-class Harness:
-    """A session and a reader of its events that plays the client: takes each event as it comes,
-    stamps it, and tells the session it was sent."""
-
-    def __init__(
-        self,
-        responder: ScriptedResponder,
-        asr_text: str = "What is the capital of France?",
-        tts: ToneTTS | None = None,
-        **conversation: Any,
-    ) -> None:
-        settings = load_settings(
-            overrides={
-                "vad": {"engine": "energy", "silence_duration_ms": 300},
-                "realtime": {"partials": False},
-                "conversation": conversation,
-            }
-        )
-        self.asr = ScriptedASR(asr_text, delay_s=0.05)
-        self.asr.load(warmup=False)
-        self.tts = tts or ToneTTS()
-        self.tts.load(warmup=False)
-        responder.load()
-        self.session = ConversationSession(settings, self.asr, create_vad("energy"), responder, self.tts)
-        self.events: list[tuple[float, dict[str, Any]]] = []
-        self._reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        while True:
-            event = await self.session.next_event()
-            self.events.append((time.perf_counter(), event))
-            self.session.sent(event)
-
-    async def send(self, event: dict[str, Any]) -> None:
-        await self.session.receive_text(json.dumps(event))
-
-    async def speak(self, seconds: float, silence_s: float = 0.6) -> None:
-        """Loud noise (speech to the energy VAD), then silence, at 4x real time."""
-        rng = np.random.default_rng(0)
-        audio = np.concatenate([rng.normal(0, 0.3, int(seconds * RATE)), np.zeros(int(silence_s * RATE))])
-        pcm = to_int16(audio).tobytes()
-        step = RATE // 10 * 2
-        for start in range(0, len(pcm), step):
-            chunk = base64.b64encode(pcm[start : start + step]).decode()
-            await self.send({"type": "input_audio_buffer.append", "audio": chunk})
-            await asyncio.sleep(0.025)
-
-    async def wait_for(self, kind: str, count: int = 1, timeout: float = 10.0) -> dict[str, Any]:
-        async with asyncio.timeout(timeout):
-            while True:
-                found = [e for _, e in self.events if e["type"] == kind]
-                if len(found) >= count:
-                    return found[count - 1]
-                await asyncio.sleep(0.01)
-
-    def kinds(self, start: int = 0) -> list[str]:
-        return [e["type"] for _, e in self.events[start:]]
-
-    def of(self, kind: str) -> list[dict[str, Any]]:
-        return [e for _, e in self.events if e["type"] == kind]
-
-    async def close(self) -> None:
-        await self.session.close()
-        self._reader.cancel()
-        self.tts.close()
-
-
 def _collapse(kinds: list[str]) -> list[str]:
     """Runs of transcript and audio deltas as one entry each (their count depends on timing)."""
     out: list[str] = []
@@ -121,12 +45,6 @@ def _collapse(kinds: list[str]) -> list[str]:
             continue
         out.append(kind)
     return out
-
-
-def _assert_ga(events: list[tuple[float, dict[str, Any]]]) -> None:
-    for _, event in events:
-        if event["type"] != "voxrt.metrics":
-            SERVER_EVENT.validate_python(event)
 
 
 async def test_a_voice_turn_is_answered_with_events_in_order_and_every_event_is_a_ga_event() -> None:
@@ -153,7 +71,7 @@ async def test_a_voice_turn_is_answered_with_events_in_order_and_every_event_is_
     assert set(middle) == {"response.output_audio_transcript.delta", "response.output_audio.delta"}
     assert middle[0] == "response.output_audio_transcript.delta"  # each chunk's text precedes its audio
     assert body[-len(AUDIO_END) :] == AUDIO_END
-    _assert_ga(h.events)
+    assert_ga(h.events)
     # The user item carries the transcript; the reply is in the conversation and heard by the model.
     assert responder.seen[0][-1].content == "What is the capital of France?"
     assert done["response"]["status"] == "completed"
@@ -226,7 +144,7 @@ async def test_text_turns_out_of_band_replies_and_text_output() -> None:
     assert done["response"]["conversation_id"] is None and done["response"]["metadata"] == {"topic": "x"}
     assert [m.content for m in responder.seen[1] if m.role == "user"] == ["Only me."]
     assert len(h.session.items) == 2
-    _assert_ga(h.events)
+    assert_ga(h.events)
     await h.close()
 
 
@@ -250,7 +168,7 @@ async def test_cancel_stops_the_reply_and_only_one_reply_runs_at_a_time() -> Non
     assert h.kinds().count("response.done") == 1
     await h.send({"type": "response.cancel", "event_id": "evt_3"})
     assert (await h.wait_for("error", 2))["error"]["code"] == "response_cancel_not_active"
-    _assert_ga(h.events)
+    assert_ga(h.events)
     await h.close()
 
 
@@ -331,7 +249,7 @@ async def test_truncate_cuts_the_transcript_and_refuses_a_point_past_the_audio()
     await h.wait_for("conversation.item.deleted")
     await h.send({"type": "conversation.item.retrieve", "item_id": item["id"]})
     assert (await h.wait_for("error", 2))["error"]["code"] == "item_not_found"
-    _assert_ga(h.events)
+    assert_ga(h.events)
     await h.close()
 
 
@@ -378,7 +296,7 @@ async def test_a_tool_call_round_trip() -> None:
     seen = responder.seen[1]
     assert [m.role for m in seen] == ["system", "assistant", "tool"]
     assert seen[1].tool_calls == (call,) and seen[2].tool_call_id == "call_1"
-    _assert_ga(h.events)
+    assert_ga(h.events)
     await h.close()
 
 
@@ -393,7 +311,7 @@ async def test_a_failing_model_fails_the_reply_and_the_next_one_works() -> None:
     responder.error, responder.deltas = None, ["Back again."]
     await h.send({"type": "response.create"})
     assert (await h.wait_for("response.done", 2))["response"]["status"] == "completed"
-    _assert_ga(h.events)
+    assert_ga(h.events)
     await h.close()
 
 
@@ -463,5 +381,17 @@ async def test_silence_after_a_reply_past_idle_timeout_makes_the_server_take_the
         "conversation.item.done",
         "response.created",
     ]
-    _assert_ga(h.events)
+    assert_ga(h.events)
+    await h.close()
+
+
+async def test_the_session_model_and_the_transcription_model_are_echoed_apart() -> None:
+    h = Harness(ScriptedResponder(["Fine."]))
+    assert (await h.wait_for("session.created"))["session"]["model"] == "voxrt"
+    transcription = {"model": "gpt-4o-mini-transcribe"}
+    session = {"model": "gpt-realtime", "audio": {"input": {"transcription": transcription}}}
+    await h.send({"type": "session.update", "session": session})
+    echoed = (await h.wait_for("session.updated"))["session"]
+    assert echoed["model"] == "gpt-realtime"
+    assert echoed["audio"]["input"]["transcription"]["model"] == "gpt-4o-mini-transcribe"
     await h.close()

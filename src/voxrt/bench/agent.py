@@ -279,7 +279,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     rows = []
     with running_server(args.output.with_suffix(".server.log"), config=args.config, env=env) as server:
-        url = server.base_url.replace("http", "ws", 1) + "/v1/realtime"
+        url = server.base_url.replace("http", "ws", 1) + "/v1/realtime?metrics=true"  # the stage figures
         asyncio.run(_session(url, spoken[:1], None))  # warm-up: a process's first replies are slow
         print("sessions  turns  v2v p50   p95  | endpoint   asr  ttft chunk  ttfb  send (p50, ms) | barge-in")
         for count in args.sweep:

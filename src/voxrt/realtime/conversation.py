@@ -54,6 +54,9 @@ class ConversationSession(RealtimeSession):
     """State and protocol of one conversation connection."""
 
     router: ClassVar[EventRouter[Any]] = router
+    # Off unless asked for (?metrics=true): speech-to-speech clients such as the OpenAI Agents SDK
+    # report every server event type they do not know as an error.
+    metrics_events = False
 
     def __init__(
         self,

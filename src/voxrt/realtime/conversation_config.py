@@ -99,6 +99,7 @@ class RealtimeSessionIn(_Lenient):
     """GA ``session.update`` payload of a conversation session."""
 
     type: Literal["realtime"] | None = None
+    model: str | None = Field(None, max_length=200)  # the realtime model named: echoed, as OpenAI does
     instructions: str | None = Field(None, max_length=MAX_INSTRUCTIONS)
     output_modalities: list[Modality] | None = Field(None, min_length=1, max_length=1)
     max_output_tokens: int | Literal["inf"] | None = None
@@ -176,7 +177,8 @@ class ConversationConfig(BaseModel):
     """The effective settings of one conversation session."""
 
     id: str = Field(default_factory=lambda: new_id("sess"))
-    model: str = ""
+    model: str = "voxrt"
+    transcription_model: str = ""
     instructions: str = ""
     output_modalities: list[Modality] = ["audio"]
     max_output_tokens: int | Literal["inf"] = "inf"
@@ -198,7 +200,14 @@ class ConversationConfig(BaseModel):
             InvalidEvent: an unsupported audio format.
         """
         new = self.model_copy()
-        for key in ("instructions", "output_modalities", "max_output_tokens", "tools", "tool_choice"):
+        for key in (
+            "model",
+            "instructions",
+            "output_modalities",
+            "max_output_tokens",
+            "tools",
+            "tool_choice",
+        ):
             value = getattr(update, key)
             if value is not None:
                 setattr(new, key, value)
@@ -210,7 +219,7 @@ class ConversationConfig(BaseModel):
                 new.input_format = audio_format(inp.format, "session.audio.input.format")
             if inp.transcription is not None:
                 t = inp.transcription
-                new.model = t.model if t.model is not None else new.model
+                new.transcription_model = t.model if t.model is not None else new.transcription_model
                 new.language = t.language if "language" in t.model_fields_set else new.language
                 new.prompt = t.prompt if "prompt" in t.model_fields_set else new.prompt
             if "turn_detection" in given:
@@ -232,7 +241,7 @@ class ConversationConfig(BaseModel):
             "type": "realtime",
             "object": "realtime.session",
             "id": self.id,
-            "model": self.model or "voxrt",
+            "model": self.model,
             "output_modalities": self.output_modalities,
             "instructions": self.instructions,
             "tools": [tool.model_dump() for tool in self.tools],
@@ -243,7 +252,11 @@ class ConversationConfig(BaseModel):
             "audio": {
                 "input": {
                     "format": format_wire(self.input_format),
-                    "transcription": {"model": self.model, "language": self.language, "prompt": self.prompt},
+                    "transcription": {
+                        "model": self.transcription_model,
+                        "language": self.language,
+                        "prompt": self.prompt,
+                    },
                     "turn_detection": turn,
                     "noise_reduction": {"type": self.noise_reduction} if self.noise_reduction else None,
                 },

@@ -188,6 +188,7 @@ class RealtimeSession:
 
     router: ClassVar[EventRouter[Any]]
     id: str
+    metrics_events = True  # whether voxrt.metrics events go on the wire (they are counted either way)
 
     def __init__(self) -> None:
         self.outbox = Outbox()
@@ -296,8 +297,9 @@ async def close_with(websocket: WebSocket, session: RealtimeSession, error: Voxr
 async def _send_events(websocket: WebSocket, session: RealtimeSession, metrics: Metrics) -> None:
     while True:
         event = await session.next_event()
-        await websocket.send_text(json.dumps(event, ensure_ascii=False))
-        session.sent(event)
+        if session.metrics_events or event["type"] != "voxrt.metrics":
+            await websocket.send_text(json.dumps(event, ensure_ascii=False))
+            session.sent(event)
         metrics.event_sent(event)
 
 

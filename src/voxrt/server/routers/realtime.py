@@ -9,6 +9,8 @@ open a session on a keyless loopback server); clients that send none are not
 browsers and pass. Every limit of a session (count, idle time,
 length, message size, unread events) ends in an ``error`` event and a close
 with a reason; nothing a client does can hold server memory without bound.
+``?metrics=true|false`` turns voxrt's ``voxrt.metrics`` events on or off for the
+connection (default: on for transcription sessions, off for conversations).
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ async def _refuse_session(websocket: WebSocket, error: VoxrtError, code: int) ->
 
 
 @router.websocket("/v1/realtime")
-async def realtime(websocket: WebSocket, intent: str | None = None) -> None:
+async def realtime(websocket: WebSocket, intent: str | None = None, metrics: bool | None = None) -> None:
     app_state = state(websocket)
     origin = websocket.headers.get("origin")
     if not _origin_allowed(origin, websocket.headers.get("host"), app_state.settings.server.cors_origins):
@@ -132,6 +134,8 @@ async def realtime(websocket: WebSocket, intent: str | None = None) -> None:
         session = ConversationSession(app_state.settings, models.asr, models.vad, responder, tts)
     else:
         session = TranscriptionSession(app_state.settings, models.asr, models.vad)
+    if metrics is not None:
+        session.metrics_events = metrics
     try:
         release = app_state.sessions.admit(
             session.settle, lambda error, code: close_with(websocket, session, error, code)

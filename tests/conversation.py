@@ -1,0 +1,101 @@
+"""A conversation session driven in-process, the test playing its client: the scripted recognizer,
+the energy VAD (loud noise is speech) and the tone synthesizer, with any responder."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from typing import Any
+
+import numpy as np
+from openai.types.realtime import RealtimeServerEvent
+from pydantic import TypeAdapter
+
+from tests.fakes import ScriptedASR, ToneTTS
+from voxrt.audio.pcm import to_int16
+from voxrt.config import load_settings
+from voxrt.llm import Responder
+from voxrt.realtime.conversation import ConversationSession
+from voxrt.vad import create_vad
+
+__all__ = ["Harness", "assert_ga"]
+
+RATE = 24000
+SERVER_EVENT: TypeAdapter[Any] = TypeAdapter(RealtimeServerEvent)
+
+
+class Harness:
+    """A session and a reader of its events that plays the client: takes each event as it comes,
+    stamps it, and tells the session it was sent."""
+
+    def __init__(
+        self,
+        responder: Responder,
+        asr_text: str = "What is the capital of France?",
+        tts: ToneTTS | None = None,
+        llm: dict[str, Any] | None = None,
+        **conversation: Any,
+    ) -> None:
+        settings = load_settings(
+            overrides={
+                "vad": {"engine": "energy", "silence_duration_ms": 300},
+                "realtime": {"partials": False},
+                "conversation": conversation,
+                "llm": llm or {},
+            }
+        )
+        self.asr = ScriptedASR(asr_text, delay_s=0.05)
+        self.asr.load(warmup=False)
+        self.tts = tts or ToneTTS()
+        self.tts.load(warmup=False)
+        responder.load()
+        self.session = ConversationSession(settings, self.asr, create_vad("energy"), responder, self.tts)
+        self.events: list[tuple[float, dict[str, Any]]] = []
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        while True:
+            event = await self.session.next_event()
+            self.events.append((time.perf_counter(), event))
+            self.session.sent(event)
+
+    async def send(self, event: dict[str, Any]) -> None:
+        await self.session.receive_text(json.dumps(event))
+
+    async def speak(self, seconds: float, silence_s: float = 0.6) -> None:
+        """Loud noise (speech to the energy VAD), then silence, at 4x real time."""
+        rng = np.random.default_rng(0)
+        audio = np.concatenate([rng.normal(0, 0.3, int(seconds * RATE)), np.zeros(int(silence_s * RATE))])
+        pcm = to_int16(audio).tobytes()
+        step = RATE // 10 * 2
+        for start in range(0, len(pcm), step):
+            chunk = base64.b64encode(pcm[start : start + step]).decode()
+            await self.send({"type": "input_audio_buffer.append", "audio": chunk})
+            await asyncio.sleep(0.025)
+
+    async def wait_for(self, kind: str, count: int = 1, timeout: float = 10.0) -> dict[str, Any]:
+        async with asyncio.timeout(timeout):
+            while True:
+                found = [e for _, e in self.events if e["type"] == kind]
+                if len(found) >= count:
+                    return found[count - 1]
+                await asyncio.sleep(0.01)
+
+    def kinds(self, start: int = 0) -> list[str]:
+        return [e["type"] for _, e in self.events[start:]]
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [e for _, e in self.events if e["type"] == kind]
+
+    async def close(self) -> None:
+        await self.session.close()
+        self._reader.cancel()
+        self.tts.close()
+
+
+def assert_ga(events: list[tuple[float, dict[str, Any]]]) -> None:
+    for _, event in events:
+        if event["type"] != "voxrt.metrics":
+            SERVER_EVENT.validate_python(event)
