@@ -174,6 +174,7 @@ _BENCHES = {
     "llm": ("voxrt.bench.llm", "the configured responder: time to first token and tokens/s"),
     "tts": ("voxrt.bench.tts", "speech synthesis: first audio and RTF per engine"),
     "soak": ("voxrt.bench.soak", "many sessions for a long time: growth and failures"),
+    "turns": ("voxrt.bench.turns", "end-of-turn delay of server_vad and semantic_vad on spoken questions"),
 }
 
 

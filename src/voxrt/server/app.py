@@ -22,6 +22,7 @@ from voxrt.server.routers.web import SecurityHeaders
 from voxrt.server.sessions import SessionRegistry
 from voxrt.tts import TTSEngine, create_tts_engine, resolve_engine
 from voxrt.vad import create_vad
+from voxrt.vad.smart_turn import load_smart_turn
 
 __all__ = ["create_app", "drain"]
 
@@ -79,6 +80,7 @@ def create_app(settings: Settings, engine: ASREngine | None = None, tts: TTSEngi
     app.state.tts = tts
     app.state.api_keys = settings.auth.keys()
     app.state.vad = create_vad(settings.vad.engine)
+    app.state.end_of_turn = load_smart_turn()  # ~50 ms; None where pipecat-ai is not installed
     app.state.sessions = SessionRegistry(settings.realtime.max_sessions)
     app.state.load_error = None
     app.state.started_at = int(time.time())

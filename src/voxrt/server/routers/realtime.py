@@ -111,7 +111,7 @@ async def realtime(websocket: WebSocket, intent: str | None = None) -> None:
         error = ModelNotReady("The models are still loading; retry shortly.")
         await _refuse_session(websocket, error, CLOSE_RETRY)
         return
-    session = TranscriptionSession(state.settings, state.engine, state.vad)
+    session = TranscriptionSession(state.settings, state.engine, state.vad, state.end_of_turn)
     try:
         release = state.sessions.admit(
             session.settle, lambda error, code: close_with(websocket, session, error, code)
