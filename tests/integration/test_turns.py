@@ -67,7 +67,8 @@ def test_smart_turn_tells_a_hesitation_from_a_finished_question(smart_turn: Smar
     ("turn_detection", "turns"),
     [
         ({"type": "server_vad", "silence_duration_ms": 500}, [{"weather"}, {"tomorrow"}]),
-        # (tiny.en hears this "Paris" as "pairs", cut or not.) low: an 8 s longest wait, so a turn committed within the 2 s of silence was the model's call
+        # (tiny.en hears this "Paris" as "pairs", cut or not.) low: an 8 s longest wait, so a turn
+        # committed within the 2 s of silence was the model's call
         ({"type": "semantic_vad", "eagerness": "low"}, [{"weather", "tomorrow"}]),
     ],
 )

@@ -6,18 +6,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 from openai.types.realtime import RealtimeServerEvent
 from pydantic import TypeAdapter
 
 from tests.fakes import FakeVAD, ScriptedASR, ScriptedEndOfTurn
-from voxrt.config import load_settings
+from voxrt.config import VadSettings, load_settings
 from voxrt.realtime.transcription import TranscriptionSession
-
-pytestmark = pytest.mark.anyio
+from voxrt.vad import Segmenter, SpeechStarted, SpeechStopped
 
 RATE = 24000
 # 0.5 s of silence, 1 s of speech, a 0.7 s pause, 0.8 s of speech, then 3 s of silence.
@@ -26,7 +26,7 @@ TOTAL_MS = sum(ms for ms, _ in SCRIPT)
 
 
 @pytest.fixture
-async def engine() -> AsyncIterator[ScriptedASR]:
+def engine() -> Iterator[ScriptedASR]:
     asr = ScriptedASR(text="what is the weather like in paris tomorrow")
     asr.load(warmup=False)
     yield asr
@@ -88,6 +88,7 @@ def _turns(events: list[dict[str, Any]]) -> list[tuple[str, int]]:
     return out
 
 
+@pytest.mark.anyio
 async def test_server_vad_cuts_a_turn_at_a_pause_longer_than_its_silence(engine: ScriptedASR) -> None:
     session = _session(engine, None)
     await _stream(session)
@@ -97,6 +98,7 @@ async def test_server_vad_cuts_a_turn_at_a_pause_longer_than_its_silence(engine:
     assert [e["type"] for e in events].count("input_audio_buffer.committed") == 2
 
 
+@pytest.mark.anyio
 async def test_semantic_vad_holds_the_turn_through_the_pause_and_ends_it_when_the_model_says_so(
     engine: ScriptedASR,
 ) -> None:
@@ -113,6 +115,7 @@ async def test_semantic_vad_holds_the_turn_through_the_pause_and_ends_it_when_th
     assert min(model.asked) < 2.5 <= max(model.asked)
 
 
+@pytest.mark.anyio
 async def test_semantic_vad_closes_a_turn_the_model_never_calls_finished_after_the_eagerness_wait(
     engine: ScriptedASR,
 ) -> None:
@@ -129,6 +132,7 @@ async def test_semantic_vad_closes_a_turn_the_model_never_calls_finished_after_t
     assert 4 <= len(model.asked) <= 6
 
 
+@pytest.mark.anyio
 async def test_an_answer_that_comes_after_speech_resumed_is_ignored(engine: ScriptedASR) -> None:
     model = ScriptedEndOfTurn(complete_after_s=0.0, delay_s=0.5)  # finished, every time, but slow
     session = _session(engine, model)
@@ -142,6 +146,7 @@ async def test_an_answer_that_comes_after_speech_resumed_is_ignored(engine: Scri
     assert _turns(events) == [("started", 200), ("stopped", 3000)]
 
 
+@pytest.mark.anyio
 async def test_semantic_vad_is_echoed_in_openai_shape_and_refused_without_a_model(
     engine: ScriptedASR,
 ) -> None:
@@ -164,3 +169,16 @@ async def test_semantic_vad_is_echoed_in_openai_shape_and_refused_without_a_mode
     assert "pip install --no-deps pipecat-ai" in refused[0]["error"]["message"]
     assert refusing.config.turn_detection is not None
     assert refusing.config.turn_detection.type == "server_vad"  # the refused update changed nothing
+
+
+def test_a_segmenter_holding_utterances_open_keeps_the_short_gap_for_candidates() -> None:
+    """semantic_vad's segmenter waits out long pauses inside speech, but clicks spread over seconds
+    of noise still never add up to speech."""
+    clicks = [(100, 0.9), (600, 0.0)] * 4  # 100 ms bursts, gaps longer than silence_duration_ms
+    vad = FakeVAD([*clicks, (1000, 0.9), (1500, 0.0), (500, 0.9), (5000, 0.0)])
+    segmenter = Segmenter(vad.stream(), vad.frame_samples, VadSettings(), max_silence_ms=2000)
+    events = segmenter.push(np.zeros(16 * 11_400, np.float32))
+    assert [type(e) for e in events] == [SpeechStarted, SpeechStopped]
+    stopped = events[1]
+    assert isinstance(stopped, SpeechStopped)
+    assert stopped.audio_end_ms == 2800 + 1000 + 1500 + 500  # through the 1.5 s pause

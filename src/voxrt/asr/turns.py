@@ -189,13 +189,12 @@ class SemanticTurns(VadTurns):
         self, segmenter: Segmenter, model: EndOfTurnModel, pool: PriorityPool, *, check_ms: int
     ) -> None:
         super().__init__(segmenter)
-        self.model = model
+        self._model = model
         self._pool = pool
         self._check_ms = check_ms
         self._next_check_ms = float(check_ms)
         self._speech_end_ms: float | None = None  # the speech the next question is about
         self._question: asyncio.Future[float] | None = None
-        self.questions = 0  # questions asked, for tests and benchmarks
 
     def push(self, audio: np.ndarray) -> None:
         events = self.segmenter.push(audio)
@@ -223,9 +222,8 @@ class SemanticTurns(VadTurns):
 
     def _ask(self) -> None:
         audio = self.segmenter.utterance_audio()
-        job: Future[float] = self._pool.submit(Priority.FINAL, lambda: self.model.probability(audio))
+        job: Future[float] = self._pool.submit(Priority.FINAL, lambda: self._model.probability(audio))
         question = self._question = asyncio.wrap_future(job)
-        self.questions += 1
         question.add_done_callback(self._answered)
 
     def _answered(self, question: asyncio.Future[float]) -> None:
@@ -238,7 +236,7 @@ class SemanticTurns(VadTurns):
                 exc_info=question.exception(),
             )
             return
-        if question.result() > self.model.threshold and self.segmenter.in_speech:
+        if question.result() > self._model.threshold and self.segmenter.in_speech:
             self._emit(self.segmenter.flush())
 
     def _drop_question(self) -> None:

@@ -180,7 +180,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 stream_question(settings, engine, vad, smart_turn, turn, paused, 1500, args.speed)
             )
             print(
-                f"{name:<22} {sum(r.committed for r in results):>5} {stats['p50']:>7} {stats['p95']:>7} "
+                f"{name:<22} {sum(r.committed for r in results):>5} {stats['p50']!s:>7} {stats['p95']!s:>7} "
                 f"{max(delays, default=0):>7.0f}   {split.committed} turn(s): {' | '.join(split.transcripts)}"
             )
     finally:

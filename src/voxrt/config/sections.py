@@ -110,11 +110,11 @@ class VadSettings(Section):
         description="Longest utterance in seconds; a longer one is cut, at a pause when there is one.",
     )
     semantic_check_ms: int = Field(
-        300,
+        200,
         ge=50,
         le=2000,
         description="semantic_vad: silence after which the end-of-turn model is first asked whether the "
-        "turn is over, in ms; it is asked again each time the silence doubles.",
+        "turn is over, in ms (pipecat asks Smart Turn after 200 ms too); again each time it doubles.",
     )
 
 
