@@ -149,6 +149,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--silence-ms", type=int, default=500, help="server_vad's silence_duration_ms")
     parser.add_argument("--eagerness", choices=["low", "medium", "high", "auto"], default="auto")
     parser.add_argument("--speed", type=float, default=1.0, help="x real time (default 1)")
+    parser.add_argument("--repeats", type=int, default=1, help="passes over the questions (default 1)")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -167,21 +168,29 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     }
     questions = [speak(text) for text in QUESTIONS]
     paused = paused_question()
-    print(f"{'mode':<22} {'turns':>5} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7}   paused question")
+    inference_ms = []
+    for question in questions:
+        started = time.perf_counter()
+        smart_turn.probability(question)
+        inference_ms.append(1000 * (time.perf_counter() - started))
+    print(f"Smart Turn alone: {percentiles(inference_ms)} ms per call")
+    results: dict[str, list[Turns]] = {name: [] for name in modes}
     try:
-        for name, (turn, tail_ms) in modes.items():
-            results = [
-                asyncio.run(stream_question(settings, engine, vad, smart_turn, turn, q, tail_ms, args.speed))
-                for q in questions
-            ]
-            delays = [r.delay_ms for r in results if r.delay_ms is not None]
+        for question in questions * args.repeats:  # modes alternate, so both see the same load
+            for name, (turn, tail_ms) in modes.items():
+                run = stream_question(settings, engine, vad, smart_turn, turn, question, tail_ms, args.speed)
+                results[name].append(asyncio.run(run))
+        print(f"{'mode':<22} {'turns':>5} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7}   paused question")
+        for name, (turn, _) in modes.items():
+            delays = [r.delay_ms for r in results[name] if r.delay_ms is not None]
             stats = percentiles(delays)
             split = asyncio.run(
                 stream_question(settings, engine, vad, smart_turn, turn, paused, 1500, args.speed)
             )
             print(
-                f"{name:<22} {sum(r.committed for r in results):>5} {stats['p50']!s:>7} {stats['p95']!s:>7} "
-                f"{max(delays, default=0):>7.0f}   {split.committed} turn(s): {' | '.join(split.transcripts)}"
+                f"{name:<22} {sum(r.committed for r in results[name]):>5} {stats['p50']!s:>7} "
+                f"{stats['p95']!s:>7} {max(delays, default=0):>7.0f}   "
+                f"{split.committed} turn(s): {' | '.join(split.transcripts)}"
             )
     finally:
         engine.close()
