@@ -14,6 +14,10 @@ LLAMA_CPP_VERSION := 0.3.36
 # that report AMX), no OpenMP (its spin-wait starves other threads on a busy CPU), no multimodal lib.
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_OPENMP=OFF -DLLAVA_BUILD=OFF
 
+# semantic_vad's end-of-turn model (Smart Turn v3.2, BSD-2) ships in the pipecat-ai wheel; voxrt reads
+# the file and imports nothing of pipecat, so its dependencies are left out.
+PIPECAT_VERSION := 1.14.0
+
 # Kokoro's voices come from the npm package kokoro-js (a set-up step, never at run time).
 NPM := /usr/bin/npm
 
@@ -27,11 +31,13 @@ $(BIN)/python:
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(MAKE) --no-print-directory llama-wheel
 	$(BIN)/pip install --quiet --find-links $(WHEELS) -e '.[tts,llm]'
+	$(BIN)/pip install --quiet --no-deps pipecat-ai==$(PIPECAT_VERSION)
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(MAKE) --no-print-directory llama-wheel
 	$(BIN)/pip install --quiet --find-links $(WHEELS) -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps pipecat-ai==$(PIPECAT_VERSION)
 	touch $@
 
 llama-wheel: | $(BIN)/python

@@ -13,8 +13,10 @@ from voxrt.asr import ASREngine, Segment, TranscriptionOptions
 from voxrt.audio.decode import SAMPLE_RATE
 from voxrt.llm import ChatMessage, Delta, Responder, ResponseOptions, Usage
 from voxrt.tts import TTSEngine
+from voxrt.vad import VADModel, VADStream
+from voxrt.vad.smart_turn import EndOfTurnModel
 
-__all__ = ["ScriptedASR", "ScriptedResponder", "ToneTTS"]
+__all__ = ["FakeVAD", "ScriptedASR", "ScriptedEndOfTurn", "ScriptedResponder", "ToneTTS"]
 
 
 class ScriptedASR(ASREngine):
@@ -103,3 +105,51 @@ class ToneTTS(TTSEngine):
         self.spoken.append(text)
         n = int(len(text) * self.s_per_char * self.sample_rate)
         yield (0.2 * np.sin(np.arange(n) * 2 * np.pi * 220 / self.sample_rate)).astype(np.float32)
+
+
+class FakeVAD(VADModel):
+    """A VAD whose every stream plays ``script``, spans of (ms, speech probability) in order from
+    its start (and again after a reset), then 0: turn detection tests say where speech is
+    instead of synthesizing it. The audio itself is ignored."""
+
+    def __init__(self, script: list[tuple[int, float]], frame_samples: int = 320) -> None:
+        self.frame_samples = frame_samples
+        frame_ms = 1000 * frame_samples // SAMPLE_RATE
+        self.probabilities = np.concatenate(
+            [np.full(ms // frame_ms, prob, np.float32) for ms, prob in script]
+        )
+
+    def stream(self) -> VADStream:
+        return _ScriptedStream(self.frame_samples, self.probabilities)
+
+
+class _ScriptedStream(VADStream):
+    def __init__(self, frame_samples: int, probabilities: np.ndarray) -> None:
+        super().__init__(frame_samples)
+        self._script = probabilities
+        self.reset()
+
+    def reset(self) -> None:
+        self._position = 0
+
+    def _probabilities(self, frames: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(frames), np.float32)
+        played = self._script[self._position : self._position + len(frames)]
+        out[: len(played)] = played
+        self._position += len(frames)
+        return out
+
+
+class ScriptedEndOfTurn(EndOfTurnModel):
+    """An end-of-turn model that calls a turn finished once it holds ``complete_after_s`` of
+    audio, after ``delay_s``; ``asked`` lists the length in seconds of each turn it was asked about."""
+
+    def __init__(self, complete_after_s: float = float("inf"), delay_s: float = 0.0) -> None:
+        self.complete_after_s = complete_after_s
+        self.delay_s = delay_s
+        self.asked: list[float] = []
+
+    def _probability(self, audio: np.ndarray) -> float:
+        time.sleep(self.delay_s)
+        self.asked.append(len(audio) / SAMPLE_RATE)
+        return 0.9 if self.asked[-1] >= self.complete_after_s else 0.1

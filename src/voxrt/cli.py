@@ -175,6 +175,7 @@ _BENCHES = {
     "tts": ("voxrt.bench.tts", "speech synthesis: first audio and RTF per engine"),
     "soak": ("voxrt.bench.soak", "many sessions for a long time: growth and failures"),
     "agent": ("voxrt.bench.agent", "conversations: voice-to-voice latency by stage, barge-in"),
+    "turns": ("voxrt.bench.turns", "end-of-turn delay of server_vad and semantic_vad on spoken questions"),
 }
 
 

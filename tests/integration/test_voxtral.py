@@ -228,6 +228,7 @@ def test_streaming_sessions_run_partial_decodes_on_voxtral(
     engine: VoxtralEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from voxrt.asr.streaming import Completed, SpeechStopped, StreamEvent, StreamingRecognizer
+    from voxrt.asr.turns import VadTurns
     from voxrt.config import VadSettings
     from voxrt.runtime.pool import Priority
     from voxrt.vad import Segmenter, create_vad
@@ -250,7 +251,7 @@ def test_streaming_sessions_run_partial_decodes_on_voxtral(
         segmenter = Segmenter(vad.stream(), vad.frame_samples, VadSettings())
         recognizer = StreamingRecognizer(
             engine,
-            segmenter,
+            VadTurns(segmenter),
             TranscriptionOptions(timestamps=False),
             events.append,
             new_item_id=lambda: f"item_{len(events)}",

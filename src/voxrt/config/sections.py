@@ -109,6 +109,13 @@ class VadSettings(Section):
         le=600.0,
         description="Longest utterance in seconds; a longer one is cut, at a pause when there is one.",
     )
+    semantic_check_ms: int = Field(
+        200,
+        ge=50,
+        le=2000,
+        description="semantic_vad: silence after which the end-of-turn model is first asked whether the "
+        "turn is over, in ms (pipecat asks Smart Turn after 200 ms too); again each time it doubles.",
+    )
 
 
 class RealtimeSettings(Section):

@@ -44,6 +44,7 @@ from voxrt.realtime.protocol import EventRouter, RealtimeSession, new_id
 from voxrt.realtime.response import Response
 from voxrt.tts import TTSEngine
 from voxrt.vad import VADModel
+from voxrt.vad.smart_turn import EndOfTurnModel
 
 __all__ = ["ConversationSession"]
 
@@ -65,6 +66,7 @@ class ConversationSession(RealtimeSession):
         vad: VADModel,
         responder: Responder,
         tts: TTSEngine | None,
+        end_of_turn: EndOfTurnModel | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -99,6 +101,7 @@ class ConversationSession(RealtimeSession):
             self.emit,
             on_event=self._heard,
             place_item=self._place_user_item,
+            end_of_turn=end_of_turn,
         )
         self.emit(server_event("session.created", session=self.config.to_wire()))
 

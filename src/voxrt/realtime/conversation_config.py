@@ -49,6 +49,13 @@ class ConversationTurnDetection(TurnDetection):
     interrupt_response: bool = True
     idle_timeout_ms: int | None = Field(None, ge=5000, le=30000)
 
+    def to_wire(self) -> dict[str, Any]:
+        wire = {**super().to_wire(), "create_response": self.create_response}
+        wire["interrupt_response"] = self.interrupt_response
+        if self.type == "server_vad":
+            wire["idle_timeout_ms"] = self.idle_timeout_ms
+        return wire
+
 
 class ToolIn(_Lenient):
     type: Literal["function"] = "function"
@@ -236,7 +243,7 @@ class ConversationConfig(BaseModel):
 
     def to_wire(self) -> dict[str, Any]:
         """The session as ``session.created`` / ``session.updated`` carry it (GA ``realtime``)."""
-        turn = self.turn_detection.model_dump() if self.turn_detection is not None else None
+        turn = self.turn_detection.to_wire() if self.turn_detection is not None else None
         return {
             "type": "realtime",
             "object": "realtime.session",

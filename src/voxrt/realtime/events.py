@@ -44,10 +44,20 @@ class TranscriptionIn(_Lenient):
 
 
 class TurnDetection(_Lenient):
-    type: Literal["server_vad"] = "server_vad"
+    """``server_vad`` (threshold, padding, silence) or ``semantic_vad`` (eagerness); the keys of
+    the other type are ignored."""
+
+    type: Literal["server_vad", "semantic_vad"] = "server_vad"
     threshold: float | None = Field(None, ge=0.0, le=1.0)
     prefix_padding_ms: int | None = Field(None, ge=0, le=5000)
     silence_duration_ms: int | None = Field(None, ge=50, le=10000)
+    eagerness: Literal["low", "medium", "high", "auto"] = "auto"
+
+    def to_wire(self) -> dict[str, Any]:
+        """As ``session.created`` / ``session.updated`` carry it."""
+        if self.type == "semantic_vad":
+            return {"type": "semantic_vad", "eagerness": self.eagerness}
+        return self.model_dump(include={"type", "threshold", "prefix_padding_ms", "silence_duration_ms"})
 
 
 class NoiseReductionIn(_Lenient):
@@ -141,9 +151,7 @@ class SessionConfig(BaseModel):
 
     def to_wire(self) -> dict[str, Any]:
         """The session as OpenAI's GA ``session.created`` / ``session.updated`` carry it."""
-        turn = None
-        if self.turn_detection is not None:
-            turn = self.turn_detection.model_dump()
+        turn = None if self.turn_detection is None else self.turn_detection.to_wire()
         return {
             "type": "transcription",
             "id": self.id,

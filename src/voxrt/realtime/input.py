@@ -1,6 +1,10 @@
 """The input side every session kind shares: the audio format decoder, the rate limit, turn
 detection and the streaming recognizer, the ``input_audio_buffer.*`` handlers, and the wire
-events of each utterance (speech_started ... transcription completed)."""
+events of each utterance (speech_started ... transcription completed).
+
+Turn detection, as the session's ``turn_detection`` asks: none (manual commits), ``server_vad``
+(a turn ends after a silence) or ``semantic_vad`` (the end-of-turn model decides, within the
+eagerness's longest wait)."""
 
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ from voxrt.asr.streaming import (
     StreamingRecognizer,
     TurnMetrics,
 )
+from voxrt.asr.turns import ManualTurns, SemanticTurns, TurnDetector, VadTurns
 from voxrt.audio.decode import SAMPLE_RATE
 from voxrt.audio.pcm import AudioFormat, StreamDecoder
 from voxrt.config import Settings, VadSettings
@@ -37,6 +42,7 @@ from voxrt.realtime.limits import RateLimit
 from voxrt.realtime.protocol import EventRouter, new_id
 from voxrt.vad import Segmenter, VADModel
 from voxrt.vad.gate import scan_for_speech
+from voxrt.vad.smart_turn import INSTALL_HINT, EndOfTurnModel
 
 __all__ = ["InputAudio", "input_router"]
 
@@ -46,6 +52,9 @@ log = logging.getLogger(__name__)
 # cannot hold up every other connection (Silero: ~3 ms for 0.5 s).
 _FEED_SAMPLES = SAMPLE_RATE // 2
 _REFUSAL_REPORT_S = 1.0  # refused appends earn at most one error event per second
+# semantic_vad: the longest silence before a turn the model does not call finished is closed
+# anyway, per eagerness (OpenAI's figures; auto is medium).
+_MAX_WAIT_MS = {"low": 8000, "medium": 4000, "high": 2000, "auto": 4000}
 
 
 class InputAudio:
@@ -54,6 +63,7 @@ class InputAudio:
     ``emit`` receives the wire events of each utterance, in order; then ``on_event``, when given,
     hears the recognizer's event they came from. ``place_item`` puts a committed item in the
     conversation and returns the id of the item before it (by default: the previous commit).
+    ``end_of_turn`` is the model semantic_vad asks (without one, semantic_vad is refused).
     """
 
     def __init__(
@@ -68,11 +78,14 @@ class InputAudio:
         *,
         on_event: Callable[[StreamEvent], None] | None = None,
         place_item: Callable[[str], str | None] | None = None,
+        end_of_turn: EndOfTurnModel | None = None,
     ) -> None:
         self.settings = settings
         self.format = audio_format
         self.decoder = StreamDecoder(audio_format)
         self._vad = vad
+        self._engine = engine
+        self._end_of_turn = end_of_turn
         self._emit = emit
         self._on_event = on_event
         self._place_item = place_item or self._after_previous
@@ -87,16 +100,16 @@ class InputAudio:
             gate = functools.partial(
                 _has_speech, vad, settings.vad.threshold, settings.vad.min_speech_duration_ms
             )
+        self._turn_detection = turn_detection
         self.recognizer = StreamingRecognizer(
             engine,
-            self._segmenter(turn_detection),
+            self._detector(turn_detection),
             options,
             self._heard,
             new_item_id=lambda: new_id("item"),
             partials=limits.partials,
             speculative_final=limits.speculative_final,
             partial_interval_ms=limits.partial_interval_ms,
-            max_buffer_s=limits.max_buffer_s,
             max_pending=limits.max_pending_commits,
             speech_gate=gate,
         )
@@ -105,12 +118,17 @@ class InputAudio:
         self, audio_format: AudioFormat, turn_detection: TurnDetection | None, options: TranscriptionOptions
     ) -> None:
         """Apply a ``session.update``: a new format restarts the decoder, new turn detection the
-        segmenter (an utterance in progress is finished first)."""
+        turn detector (an utterance in progress is finished first).
+
+        Raises:
+            VoxrtError: turn detection this server cannot do (nothing is changed).
+        """
+        if turn_detection != self._turn_detection:
+            self.recognizer.replace_turns(self._detector(turn_detection))
+            self._turn_detection = turn_detection
         if audio_format != self.format:
             self.format = audio_format
             self.decoder = StreamDecoder(audio_format)
-        if turn_detection != self._turn_detection:
-            self.recognizer.replace_segmenter(self._segmenter(turn_detection))
         self.recognizer.options = options
 
     def append_base64(self, audio: Any) -> None:
@@ -134,7 +152,7 @@ class InputAudio:
         """Push the message's audio to the recognizer, yielding to the event loop between slices."""
         while self._incoming:
             audio = self._incoming.pop(0)
-            if self.recognizer.manual:  # no VAD to run: pushing is cheap
+            if not self.recognizer.turns.runs_vad:  # pushing is cheap
                 self.recognizer.push(audio)
                 continue
             for start in range(0, len(audio), _FEED_SAMPLES):
@@ -177,20 +195,31 @@ class InputAudio:
         previous, self._previous_item = self._previous_item, item_id
         return previous
 
-    def _segmenter(self, turn: TurnDetection | None) -> Segmenter | None:
-        self._turn_detection = turn
+    def _detector(self, turn: TurnDetection | None) -> TurnDetector:
+        """The turn detector ``turn`` asks for.
+
+        Raises:
+            VoxrtError: semantic_vad without an end-of-turn model.
+        """
         if turn is None:
-            return None
-        options: VadSettings = self.settings.vad.model_copy(
-            update={
-                k: v
-                for k, v in turn.model_dump(
-                    include={"threshold", "prefix_padding_ms", "silence_duration_ms"}
-                ).items()
-                if v is not None
-            }
+            return ManualTurns(self.settings.realtime.max_buffer_s)
+        if turn.type == "server_vad":
+            given = turn.model_dump(include={"threshold", "prefix_padding_ms", "silence_duration_ms"})
+            options: VadSettings = self.settings.vad.model_copy(
+                update={k: v for k, v in given.items() if v is not None}
+            )
+            return VadTurns(Segmenter(self._vad.stream(), self._vad.frame_samples, options))
+        if self._end_of_turn is None:
+            raise InvalidRequest(
+                f"semantic_vad is not available: this server has no end-of-turn model ({INSTALL_HINT}).",
+                param="session.audio.input.turn_detection.type",
+            )
+        max_wait_ms = _MAX_WAIT_MS[turn.eagerness]
+        segmenter = Segmenter(
+            self._vad.stream(), self._vad.frame_samples, self.settings.vad, max_silence_ms=max_wait_ms
         )
-        return Segmenter(self._vad.stream(), self._vad.frame_samples, options)
+        check_ms = self.settings.vad.semantic_check_ms
+        return SemanticTurns(segmenter, self._end_of_turn, self._engine.pool, check_ms=check_ms)
 
     def _to_wire(self, event: StreamEvent) -> list[dict[str, Any]]:
         match event:

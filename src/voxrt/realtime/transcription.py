@@ -24,6 +24,7 @@ from voxrt.realtime.events import (
 from voxrt.realtime.input import InputAudio, input_router
 from voxrt.realtime.protocol import EventRouter, RealtimeSession
 from voxrt.vad import VADModel
+from voxrt.vad.smart_turn import EndOfTurnModel
 
 __all__ = ["TranscriptionSession"]
 
@@ -36,7 +37,9 @@ class TranscriptionSession(RealtimeSession):
 
     router: ClassVar[EventRouter[Any]] = router
 
-    def __init__(self, settings: Settings, engine: ASREngine, vad: VADModel) -> None:
+    def __init__(
+        self, settings: Settings, engine: ASREngine, vad: VADModel, end_of_turn: EndOfTurnModel | None = None
+    ) -> None:
         super().__init__()
         self.settings = settings
         vad_settings = settings.vad
@@ -55,8 +58,9 @@ class TranscriptionSession(RealtimeSession):
             vad,
             self.config.format,
             self.config.turn_detection,
-            self._options(),
+            _options(self.config),
             self.emit,
+            end_of_turn=end_of_turn,
         )
         self.emit(server_event("session.created", session=self.config.to_wire()))
 
@@ -80,17 +84,19 @@ class TranscriptionSession(RealtimeSession):
         await self.input.recognizer.aclose()
 
     def apply(self, update: SessionIn, reply: str) -> None:
-        """A ``session.update``: the new configuration takes effect and is echoed in ``reply``."""
+        """A ``session.update``: the new configuration takes effect and is echoed in ``reply``; a
+        refused one changes nothing."""
         new = self.config.apply(update)
         self.recognizer.engine.check_options(TranscriptionOptions(language=new.language))
+        self.input.configure(new.format, new.turn_detection, _options(new))
         self.config = new
-        self.input.configure(self.config.format, self.config.turn_detection, self._options())
         self.emit(server_event(reply, session=self.config.to_wire()))
 
-    def _options(self) -> TranscriptionOptions:
-        return TranscriptionOptions(
-            language=self.config.language, prompt=self.config.prompt, timestamps=False, realtime=True
-        )
+
+def _options(config: SessionConfig) -> TranscriptionOptions:
+    return TranscriptionOptions(
+        language=config.language, prompt=config.prompt, timestamps=False, realtime=True
+    )
 
 
 @router.on("session.update")

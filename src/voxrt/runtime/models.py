@@ -23,6 +23,7 @@ from voxrt.llm import Responder, create_responder
 from voxrt.runtime.pool import PriorityPool
 from voxrt.tts import TTSEngine, create_tts_engine, resolve_engine
 from voxrt.vad import VADModel, create_vad
+from voxrt.vad.smart_turn import EndOfTurnModel, load_smart_turn
 
 __all__ = ["Models"]
 
@@ -56,6 +57,8 @@ class Models:
         self._loading: list[asyncio.Task[None]] = []  # held: the loop keeps only weak references
         try:
             self.vad: VADModel = create_vad(settings.vad.engine)  # tens of ms: built, not loaded later
+            # Smart Turn, semantic_vad's end-of-turn model (~50 ms); None where pipecat-ai is missing
+            self.end_of_turn: EndOfTurnModel | None = load_smart_turn()
             self.asr: ASREngine = asr or create_asr_engine(settings.asr, self.pool)
             if tts is None and resolve_engine(settings.tts) is not None:
                 tts = create_tts_engine(settings.tts, pool=self.pool)

@@ -21,11 +21,13 @@ Semantics:
   back-dated to the first voiced frame minus ``prefix_padding_ms``, but not
   below 0 or the ``audio_end_ms`` of the previous utterance.
 * An utterance ends once ``silence_duration_ms`` of unvoiced frames follow its
-  last voiced frame. ``SpeechStopped.audio_end_ms`` is the end of that last
-  voiced frame (the end of speech, from which ``endpoint_ms`` is measured),
-  not the moment the silence window closed. ``SpeechStopped.audio`` is the
-  utterance from ``audio_start_ms`` to ``audio_end_ms`` plus up to
-  ``TRAILING_PAD_MS`` of the audio after it.
+  last voiced frame (``max_silence_ms`` when given: semantic turn detection
+  holds utterances open through pauses, while candidates keep the shorter gap).
+  ``SpeechStopped.audio_end_ms`` is the end of that last voiced frame (the end
+  of speech, from which ``endpoint_ms`` is measured), not the moment the
+  silence window closed. ``SpeechStopped.audio`` is the utterance from
+  ``audio_start_ms`` to ``audio_end_ms`` plus up to ``TRAILING_PAD_MS`` of the
+  audio after it.
 * ``max_utterance_s``: once an utterance is longer than 80% of it, any unvoiced
   frame ends it (a cut at the next pause, ``forced=False``). If it would grow
   past the limit, it is cut hard at the start of the frame that would cross
@@ -139,7 +141,9 @@ class Segmenter:
     samples are fixed at construction.
     """
 
-    def __init__(self, vad: VADStream, frame_samples: int, options: VadSettings) -> None:
+    def __init__(
+        self, vad: VADStream, frame_samples: int, options: VadSettings, *, max_silence_ms: int | None = None
+    ) -> None:
         """
         Raises:
             ValueError: ``frame_samples`` is not positive or differs from the stream's.
@@ -157,7 +161,8 @@ class Segmenter:
         self._off = min(self._on, max(self._on - HYSTERESIS, _MIN_OFF_THRESHOLD))
         self._prefix = options.prefix_padding_ms * _SAMPLES_PER_MS
         self._min_speech = options.min_speech_duration_ms * _SAMPLES_PER_MS
-        self._silence = options.silence_duration_ms * _SAMPLES_PER_MS
+        self._gap = options.silence_duration_ms * _SAMPLES_PER_MS  # ends a candidate
+        self._silence = (max_silence_ms or options.silence_duration_ms) * _SAMPLES_PER_MS  # ends speech
         self._max = int(options.max_utterance_s * SAMPLE_RATE)
         self._pause_cut = int(PAUSE_CUT_FRACTION * self._max)
         self._pad = TRAILING_PAD_MS * _SAMPLES_PER_MS
@@ -183,6 +188,11 @@ class Segmenter:
         if self._start is None:
             return 0.0
         return (self._next - self._last_voiced_end) / _SAMPLES_PER_MS
+
+    @property
+    def speech_end_ms(self) -> float | None:
+        """End of the last voiced frame of the open utterance, in ms; ``None`` when none is open."""
+        return None if self._start is None else self._last_voiced_end / _SAMPLES_PER_MS
 
     @property
     def audio_ms(self) -> float:
@@ -275,7 +285,7 @@ class Segmenter:
             self._last_voiced_end = end
             if self._voiced >= self._min_speech:
                 self._open(max(self._candidate - self._prefix, self._floor), events)
-        elif end - self._last_voiced_end >= self._silence:
+        elif end - self._last_voiced_end >= self._gap:
             self._candidate = None
 
     def _open(self, start: int, events: list[SegmenterEvent]) -> None:

@@ -131,9 +131,11 @@ async def realtime(websocket: WebSocket, intent: str | None = None, metrics: boo
     session: RealtimeSession
     if responder is not None and intent is None:
         tts = models.tts if models.tts is not None and models.tts.ready else None
-        session = ConversationSession(app_state.settings, models.asr, models.vad, responder, tts)
+        session = ConversationSession(
+            app_state.settings, models.asr, models.vad, responder, tts, models.end_of_turn
+        )
     else:
-        session = TranscriptionSession(app_state.settings, models.asr, models.vad)
+        session = TranscriptionSession(app_state.settings, models.asr, models.vad, models.end_of_turn)
     if metrics is not None:
         session.metrics_events = metrics
     try:
