@@ -64,8 +64,8 @@ class Harness:
     async def send(self, event: dict[str, Any]) -> None:
         await self.session.receive_text(json.dumps(event))
 
-    async def speak(self, seconds: float, silence_s: float = 0.6) -> None:
-        """Loud noise (speech to the energy VAD), then silence, at 4x real time."""
+    async def speak(self, seconds: float, silence_s: float = 0.6, speed: float = 4.0) -> None:
+        """Loud noise (speech to the energy VAD), then silence, at ``speed`` times real time."""
         rng = np.random.default_rng(0)
         audio = np.concatenate([rng.normal(0, 0.3, int(seconds * RATE)), np.zeros(int(silence_s * RATE))])
         pcm = to_int16(audio).tobytes()
@@ -73,7 +73,7 @@ class Harness:
         for start in range(0, len(pcm), step):
             chunk = base64.b64encode(pcm[start : start + step]).decode()
             await self.send({"type": "input_audio_buffer.append", "audio": chunk})
-            await asyncio.sleep(0.025)
+            await asyncio.sleep(0.1 / speed)
 
     async def wait_for(self, kind: str, count: int = 1, timeout: float = 10.0) -> dict[str, Any]:
         async with asyncio.timeout(timeout):

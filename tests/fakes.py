@@ -61,6 +61,7 @@ class ScriptedResponder(Responder):
         self.deltas, self.gap_s, self.error = deltas, gap_s, error
         self.closed = False
         self.seen: list[list[ChatMessage]] = []  # the messages of each reply asked for
+        self.asked_at: list[float] = []  # when (perf_counter)
 
     def _load(self) -> None:
         pass
@@ -72,6 +73,7 @@ class ScriptedResponder(Responder):
         self, messages: list[ChatMessage], options: ResponseOptions, usage: Usage
     ) -> AsyncGenerator[Delta, None]:
         self.seen.append(messages)
+        self.asked_at.append(time.perf_counter())
         self.closed = False
         try:
             for delta in self.deltas:

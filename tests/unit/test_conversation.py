@@ -395,3 +395,38 @@ async def test_the_session_model_and_the_transcription_model_are_echoed_apart() 
     assert echoed["model"] == "gpt-realtime"
     assert echoed["audio"]["input"]["transcription"]["model"] == "gpt-4o-mini-transcribe"
     await h.close()
+
+
+@pytest.mark.parametrize("preemptive", [True, False])
+async def test_the_reply_is_written_from_the_speculative_transcript_before_the_turn_ends(
+    preemptive: bool,
+) -> None:
+    responder = ScriptedResponder(list(REPLY))
+    h = Harness(responder, preemptive_generation=preemptive)
+    await h.speak(1.0, speed=1.0)  # in real time: the speculative final is ready within the window
+    done = await h.wait_for("response.done")
+    committed = await h.wait_for("input_audio_buffer.committed")
+    committed_at = next(t for t, e in h.events if e is committed)
+    # Preemptive: the model was asked once, during the silence window (before the commit), and the
+    # reply adopted that draft; otherwise it was asked once, after the transcript.
+    assert len(responder.seen) == 1
+    assert (responder.asked_at[0] < committed_at) == preemptive
+    assert done["response"]["status"] == "completed"
+    transcript = h.of("response.output_audio_transcript.done")[0]["transcript"]
+    assert transcript == "Paris is the capital of France. It lies on the Seine, in the north."
+    assert responder.seen[0][-1].content == "What is the capital of France?"
+    await h.close()
+
+
+async def test_speech_resuming_after_the_speculative_transcript_drops_the_draft() -> None:
+    responder = ScriptedResponder(["Fine."], gap_s=0.3)
+    h = Harness(responder, preemptive_generation=True)
+    await h.speak(1.0, silence_s=0.28, speed=1.0)  # past the speculative point, short of the window
+    await h.speak(0.6, speed=1.0)  # the same utterance goes on, then ends
+    await h.wait_for("response.done")
+    # The draft written on the first half was dropped when speech resumed, and the reply answers
+    # the whole utterance from a second request (itself a draft, made once the speech had ended).
+    assert len(h.of("input_audio_buffer.committed")) == 1
+    assert len(responder.seen) == 2
+    assert h.of("response.done")[0]["response"]["status"] == "completed"
+    await h.close()
