@@ -119,10 +119,14 @@ def _clip(text: str) -> tuple[np.ndarray, int]:
 
 
 async def _session(
-    url: str, clips: list[tuple[str, np.ndarray, int]], barge: tuple[np.ndarray, np.ndarray, int] | None
+    url: str,
+    clips: list[tuple[str, np.ndarray, int]],
+    barge: tuple[np.ndarray, np.ndarray, int] | None,
+    turn_detection: str = "server_vad",
 ) -> SessionResult:
     result = SessionResult()
-    session = {"type": "realtime", "audio": {"input": {"format": {"type": "audio/pcm", "rate": RATE}}}}
+    audio_in = {"format": {"type": "audio/pcm", "rate": RATE}, "turn_detection": {"type": turn_detection}}
+    session = {"type": "realtime", "audio": {"input": audio_in}}
     client = await RealtimeClient.open(url, session=session)
     events = client.events
     mic = _Mic(client)
@@ -253,6 +257,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--turns", type=int, default=4, help="questions per session")
     parser.add_argument("--barge-in", action="store_true", help="end each session with an interruption")
     parser.add_argument(
+        "--turn-detection",
+        choices=["server_vad", "semantic_vad"],
+        default="server_vad",
+        help="the sessions' turn detection (semantic_vad: Smart Turn, eagerness auto)",
+    )
+    parser.add_argument(
         "--limit-ms", type=float, default=V2V_P95_LIMIT_MS, help="capacity: voice_to_voice_ms p95 bound"
     )
     parser.add_argument(
@@ -284,7 +294,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print("sessions  turns  v2v p50   p95  | endpoint   asr  ttft chunk  ttfb  send (p50, ms) | barge-in")
         for count in args.sweep:
             plans = [[spoken[(i + j) % len(spoken)] for j in range(args.turns)] for i in range(count)]
-            results = asyncio.run(_all(url, plans, barge))
+            results = asyncio.run(_all(url, plans, barge, args.turn_detection))
             row = summarize(count, results)
             rows.append(row)
             stages = " ".join(f"{row['stages_ms'][s]['p50'] or 0:5.0f}" for s in STAGES)
@@ -298,6 +308,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     best = capacity({r["sessions"]: r["voice_to_voice_ms"]["p95"] for r in rows}, args.limit_ms)
     report = {
         "settings": {"sweep": args.sweep, "turns": args.turns, "barge_in": args.barge_in,
+                     "turn_detection": args.turn_detection,
                      "config": None if args.config is None else str(args.config), "limit_ms": args.limit_ms},
         "runs": rows,
         "capacity": best,
@@ -313,6 +324,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _all(
-    url: str, plans: list[list[tuple[str, np.ndarray, int]]], barge: tuple[np.ndarray, np.ndarray, int] | None
+    url: str,
+    plans: list[list[tuple[str, np.ndarray, int]]],
+    barge: tuple[np.ndarray, np.ndarray, int] | None,
+    turn_detection: str,
 ) -> list[SessionResult]:
-    return list(await asyncio.gather(*(_session(url, plan, barge) for plan in plans)))
+    return list(await asyncio.gather(*(_session(url, plan, barge, turn_detection) for plan in plans)))
