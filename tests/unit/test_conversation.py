@@ -216,6 +216,39 @@ async def test_the_replys_own_echo_during_the_guard_does_not_interrupt_it() -> N
     await h.close()
 
 
+async def test_the_clients_truncate_at_speech_started_outlives_the_servers_estimate() -> None:
+    """A client stops playback at speech_started and truncates at once, as OpenAI's guide says;
+    within the echo guard the server interrupts the reply only later, once it has heard words. The
+    item keeps what the client played: the server's estimate (later, larger) does not replace it,
+    and the reply's text sent after the truncate is not added to it."""
+    responder = ScriptedResponder([f"Sentence number {i} is here. " for i in range(40)], gap_s=0.01)
+    h = Harness(responder)  # the default 3 s echo guard
+    await h.send({"type": "response.create"})
+    first = await h.wait_for("response.output_audio.delta")
+    await asyncio.sleep(1.8)  # then ~2.1 s played by the server's estimate, within the guard
+    speaking = asyncio.create_task(h.speak(0.8))
+    await h.wait_for("input_audio_buffer.speech_started")
+    await h.send(
+        {
+            "type": "conversation.item.truncate",
+            "item_id": first["item_id"],
+            "content_index": 0,
+            "audio_end_ms": 700,
+        }
+    )
+    await h.wait_for("conversation.item.truncated")
+    assert h.of("response.done") == []  # the words are not heard yet
+    await speaking
+    done = await h.wait_for("response.done")
+    assert done["response"]["status_details"]["reason"] == "turn_detected"
+    await h.send({"type": "conversation.item.retrieve", "item_id": first["item_id"]})
+    retrieved = await h.wait_for("conversation.item.retrieved")
+    # 0.06 s a character: 700 ms of the first sentence (1.62 s, five words) is its first two words.
+    assert retrieved["item"]["content"][0]["transcript"] == "Sentence number"
+    assert done["response"]["output"][0]["content"][0]["transcript"] == "Sentence number"
+    await h.close()
+
+
 async def test_truncate_cuts_the_transcript_and_refuses_a_point_past_the_audio() -> None:
     responder = ScriptedResponder(list(REPLY))
     h = Harness(responder)

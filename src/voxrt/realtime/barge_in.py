@@ -68,5 +68,5 @@ class BargeIn:
         audio = message is not None and message.content_type == "output_audio"
         if reason == "turn_detected" and self._estimate and audio:
             assert message is not None
-            message.truncate(response.played_ms(time.perf_counter()))
+            message.truncate(response.played_ms(time.perf_counter()), by_client=False)
         response.cancel(reason)

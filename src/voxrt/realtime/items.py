@@ -48,6 +48,8 @@ class Item:
     arguments: str = ""
     output: str = ""
     spoken: list[SpokenChunk] = field(default_factory=list)  # assistant audio, in order
+    heard_ms: float | None = None  # where the audio was cut (truncate): the text keeps only that
+    cut_by_client: bool = False  # the cut is the client's own conversation.item.truncate
 
     @property
     def audio_ms(self) -> float:
@@ -69,10 +71,25 @@ class Item:
         key = "transcript" if self.content_type.endswith("audio") else "text"
         return {**base, "role": self.role, "content": [{"type": self.content_type, key: self.text}]}
 
-    def truncate(self, audio_end_ms: float) -> None:
+    def speak(self, text: str) -> str:
+        """A chunk of an assistant's reply whose audio follows: returns its transcript delta. Once
+        the item is cut (``truncate``), what is spoken after stays out of its text."""
+        delta = (" " if self.text else "") + text
+        self.spoken.append(SpokenChunk(text, self.audio_ms, self.audio_ms))
+        if self.heard_ms is None:
+            self.text = (self.text or "") + delta
+        return delta
+
+    def truncate(self, audio_end_ms: float, by_client: bool = True) -> None:
         """Keep as text only what was spoken up to ``audio_end_ms``: the chunks before it and the
-        words of the chunk it falls in that were heard whole. The chunks stay, so a later truncate
-        (the client's own, after voxrt's estimate) can move the point either way."""
+        words of the chunk it falls in that were heard whole. The chunks stay, so a later truncate by
+        the client can move the point either way; voxrt's estimate (``by_client=False``) never
+        replaces the client's own, which may come first: a client stops playback at
+        speech_started, before the server has decided that the speech interrupts the reply."""
+        if self.cut_by_client and not by_client:
+            return
+        self.heard_ms = audio_end_ms
+        self.cut_by_client = self.cut_by_client or by_client
         words: list[str] = []
         for chunk in self.spoken:
             if chunk.start_ms >= audio_end_ms:

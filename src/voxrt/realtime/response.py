@@ -25,7 +25,7 @@ from voxrt.llm import Responder, ToolCall
 from voxrt.realtime.conversation_config import format_wire
 from voxrt.realtime.draft import Draft
 from voxrt.realtime.events import error_event, server_event
-from voxrt.realtime.items import Item, Items, SpokenChunk
+from voxrt.realtime.items import Item, Items
 from voxrt.realtime.plan import ResponsePlan
 from voxrt.realtime.protocol import Outbox, new_id
 from voxrt.runtime import Priority
@@ -284,9 +284,7 @@ class Response:
         than ``audio_lead_s`` behind."""
         message = self._open_message()
         if isinstance(piece, str):
-            delta = (" " if message.text else "") + piece
-            message.text = (message.text or "") + delta
-            message.spoken.append(SpokenChunk(piece, message.audio_ms, message.audio_ms))
+            delta = message.speak(piece)
             self._emit(self._part_event("response.output_audio_transcript.delta", delta=delta), tagged=True)
             return
         plan = self.plan

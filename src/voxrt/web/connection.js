@@ -1,5 +1,5 @@
-// One realtime transcription session over /v1/realtime, the same protocol as any
-// client, that reconnects with backoff when the server goes away.
+// One realtime session over /v1/realtime (transcription or conversation), the same protocol as
+// any client, that reconnects with backoff when the server goes away.
 
 const BACKOFF_S = [0.5, 1, 2, 4, 8, 10];
 const MAX_BUFFERED_BYTES = 1 << 20; // past this the network is not keeping up: drop audio
@@ -25,14 +25,17 @@ function toBase64(buffer) {
 
 export class Connection {
   /**
-   * onEvent(event) gets every server event; onState({state, message, retryInS})
-   * gets "connecting", "live", "retrying", "failed" and "stopped".
+   * `path` is the session's WebSocket path, relative to the page. onEvent(event) gets every server
+   * event; onState({state, message, retryInS}) gets "connecting", "live", "retrying", "failed" and
+   * "stopped"; onModels(models) the server's GET /v1/models list on each connect.
    */
-  constructor({ apiKey, session, onEvent, onState }) {
+  constructor({ path, apiKey, session, onEvent, onState, onModels = () => {} }) {
+    this.path = path;
     this.apiKey = apiKey;
     this.session = session;
     this.onEvent = onEvent;
     this.onState = onState;
+    this.onModels = onModels;
     this.socket = null;
     this.live = false;
     this.stopped = false;
@@ -88,13 +91,19 @@ export class Connection {
       return this.onState({ state: "failed", message });
     }
     if (!response.ok) return this.retry(`The server answered HTTP ${response.status}.`);
+    try {
+      this.onModels((await response.json()).data ?? []);
+    } catch {
+      // the list only fills the voice menu: a session works without it
+    }
+    if (this.stopped) return;
     this.open();
   }
 
   open() {
     const protocols = ["realtime"];
     if (this.apiKey) protocols.push(`openai-insecure-api-key.${this.apiKey}`);
-    const socket = new WebSocket(serverUrl("v1/realtime?intent=transcription", true), protocols);
+    const socket = new WebSocket(serverUrl(this.path, true), protocols);
     this.socket = socket;
     this.retryReason = null;
     socket.onmessage = (message) => this.receive(JSON.parse(message.data));
@@ -116,6 +125,9 @@ export class Connection {
       this.retryReason = "The server is at its session limit.";
     } else if (event.type === "error" && event.error?.code === "model_not_ready") {
       this.retryReason = "The server is still loading its models.";
+    } else if (event.type === "error" && event.error?.code === "conversation_unavailable") {
+      this.stopped = true; // retrying would not help: the server has no language model
+      this.onState({ state: "failed", message: event.error.message });
     }
     this.onEvent(event);
   }

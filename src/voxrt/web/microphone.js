@@ -20,12 +20,15 @@ export function describeMicrophoneError(error) {
 
 /**
  * Opens the microphone. `context` must be created in the click handler (browsers
- * only start audio after a user gesture). Calls onChunk(ArrayBuffer of int16,
- * level 0..1) every chunkMs. Returns a function that closes everything.
+ * only start audio after a user gesture). Echo cancellation is on unless
+ * `echoCancellation` is false (a reply played aloud would otherwise be heard as the
+ * user speaking); `processing` adds noise suppression and automatic gain. Calls
+ * onChunk(ArrayBuffer of int16, level 0..1) every chunkMs. Returns a function that
+ * closes everything.
  *
  * Throws MicrophoneError with a plain message when the device can't be opened.
  */
-export async function openMicrophone(context, { rate, chunkMs, processing, onChunk }) {
+export async function openMicrophone(context, { rate, chunkMs, echoCancellation = true, processing, onChunk }) {
   if (!navigator.mediaDevices?.getUserMedia) {
     throw new MicrophoneError(
       "This browser allows the microphone only on secure pages: open voxrt over https:// or on localhost.",
@@ -36,7 +39,7 @@ export async function openMicrophone(context, { rate, chunkMs, processing, onChu
     stream = await navigator.mediaDevices.getUserMedia({
       audio: {
         channelCount: 1,
-        echoCancellation: processing,
+        echoCancellation,
         noiseSuppression: processing,
         autoGainControl: processing,
       },
