@@ -126,7 +126,9 @@ async def _session(
 ) -> SessionResult:
     result = SessionResult()
     audio_in = {"format": {"type": "audio/pcm", "rate": RATE}, "turn_detection": {"type": turn_detection}}
-    session = {"type": "realtime", "audio": {"input": audio_in}}
+    # Replies are paced at playback speed, so a rambling one holds its turn for a minute; 100 tokens
+    # (~30 s of speech) bound a turn and change nothing before the first audio.
+    session = {"type": "realtime", "max_output_tokens": 100, "audio": {"input": audio_in}}
     client = await RealtimeClient.open(url, session=session)
     events = client.events
     mic = _Mic(client)
