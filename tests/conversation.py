@@ -20,7 +20,7 @@ from voxrt.llm import Responder
 from voxrt.realtime.conversation import ConversationSession
 from voxrt.vad import create_vad
 
-__all__ = ["Harness", "assert_ga"]
+__all__ = ["AUDIO_END", "AUDIO_TURN", "USER_TURN", "Harness", "assert_ga", "collapse"]
 
 RATE = 24000
 SERVER_EVENT: TypeAdapter[Any] = TypeAdapter(RealtimeServerEvent)
@@ -99,3 +99,40 @@ def assert_ga(events: list[tuple[float, dict[str, Any]]]) -> None:
     for _, event in events:
         if event["type"] != "voxrt.metrics":
             SERVER_EVENT.validate_python(event)
+
+
+# A voice turn's events, in order: the user's, then those that open and close the spoken reply
+# (its transcript and audio deltas between).
+USER_TURN = [
+    "input_audio_buffer.speech_started",
+    "input_audio_buffer.speech_stopped",
+    "input_audio_buffer.committed",
+    "conversation.item.added",
+    "conversation.item.done",
+    "conversation.item.input_audio_transcription.completed",
+]
+AUDIO_TURN = [
+    "response.created",
+    "response.output_item.added",
+    "conversation.item.added",
+    "response.content_part.added",
+]
+AUDIO_END = [
+    "response.output_audio.done",
+    "response.output_audio_transcript.done",
+    "response.content_part.done",
+    "response.output_item.done",
+    "conversation.item.done",
+    "response.done",
+    "voxrt.metrics",
+]
+
+
+def collapse(kinds: list[str]) -> list[str]:
+    """Runs of transcript and audio deltas as one entry each (their count depends on timing)."""
+    out: list[str] = []
+    for kind in kinds:
+        if kind.endswith(".delta") and out and out[-1] == kind:
+            continue
+        out.append(kind)
+    return out

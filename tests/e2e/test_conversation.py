@@ -19,6 +19,7 @@ from openai.types.realtime import RealtimeServerEvent
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import TypeAdapter
 
+from tests.conversation import AUDIO_END, AUDIO_TURN, USER_TURN, collapse
 from tests.e2e.conftest import CONVERSATION_KEY
 from tests.speech import spoken_pcm
 from voxrt.audio.pcm import wav_bytes
@@ -85,14 +86,6 @@ def _connect(server: ServerProcess) -> Any:
     return client.realtime.connect(model="voxrt", extra_query={"metrics": "true"})  # per-turn latencies
 
 
-def _collapse(kinds: list[str]) -> list[str]:
-    out: list[str] = []
-    for kind in kinds:
-        if not (kind.endswith(".delta") and out and out[-1] == kind):
-            out.append(kind)
-    return out
-
-
 def _scrape(server: ServerProcess) -> dict[str, float]:
     """``/metrics`` as ``{'name{label="value"}': value}``."""
     text = httpx.get(f"{server.base_url}/metrics", timeout=10).text
@@ -139,33 +132,13 @@ def test_a_spoken_question_gets_a_spoken_answer(conversation_server: ServerProce
             SERVER_EVENT.validate_python(event)
     user = talk.of("conversation.item.input_audio_transcription.completed")[0]
     assert wer([QUESTION], [user["transcript"]]) <= 0.15, user["transcript"]
-    kinds = _collapse([e["type"] for _, e in talk.events if not e["type"].endswith("transcription.delta")])
+    kinds = collapse([e["type"] for _, e in talk.events if not e["type"].endswith("transcription.delta")])
     turn = kinds[kinds.index("input_audio_buffer.speech_started") :]
-    assert turn[:6] == [
-        "input_audio_buffer.speech_started",
-        "input_audio_buffer.speech_stopped",
-        "input_audio_buffer.committed",
-        "conversation.item.added",
-        "conversation.item.done",
-        "conversation.item.input_audio_transcription.completed",
-    ]
+    assert turn[:6] == USER_TURN
     reply = turn[turn.index("response.created") :]
-    assert reply[:4] == [
-        "response.created",
-        "response.output_item.added",
-        "conversation.item.added",
-        "response.content_part.added",
-    ]
+    assert reply[:4] == AUDIO_TURN
     assert set(reply[4:-7]) == {"response.output_audio_transcript.delta", "response.output_audio.delta"}
-    assert reply[-7:] == [
-        "response.output_audio.done",
-        "response.output_audio_transcript.done",
-        "response.content_part.done",
-        "response.output_item.done",
-        "conversation.item.done",
-        "response.done",
-        "voxrt.metrics",
-    ]
+    assert reply[-7:] == AUDIO_END
     done = talk.of("response.done")[0]["response"]
     assert done["status"] == "completed"
     transcript = talk.of("response.output_audio_transcript.done")[0]["transcript"]

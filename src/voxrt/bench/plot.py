@@ -8,9 +8,8 @@ from typing import Any
 __all__ = ["plot_latency", "plot_stages", "plot_tts"]
 
 
-def plot_latency(rows: list[dict[str, Any]], path: Path, limit_ms: float, title: str) -> None:
-    """Draw asr_final_ms p50 / p95 and asr_partial_ms p50 against concurrent sessions, with the
-    ``limit_ms`` line, as a PNG at ``path``. ``rows`` are ``voxrt bench stream``'s per-count stats.
+def _figure(width: int) -> Any:
+    """A ``width`` x 5 inch matplotlib figure drawn off-screen.
 
     Raises:
         RuntimeError: matplotlib is not installed.
@@ -20,8 +19,19 @@ def plot_latency(rows: list[dict[str, Any]], path: Path, limit_ms: float, title:
         from matplotlib.figure import Figure
     except ImportError as exc:
         raise RuntimeError("the benchmark charts need matplotlib: pip install 'voxrt[bench]'") from exc
-    figure = Figure(figsize=(8, 5), dpi=110, layout="constrained")
+    figure = Figure(figsize=(width, 5), dpi=110, layout="constrained")
     FigureCanvasAgg(figure)
+    return figure
+
+
+def plot_latency(rows: list[dict[str, Any]], path: Path, limit_ms: float, title: str) -> None:
+    """Draw asr_final_ms p50 / p95 and asr_partial_ms p50 against concurrent sessions, with the
+    ``limit_ms`` line, as a PNG at ``path``. ``rows`` are ``voxrt bench stream``'s per-count stats.
+
+    Raises:
+        RuntimeError: matplotlib is not installed.
+    """
+    figure = _figure(width=8)
     axes = figure.add_subplot()
     sessions = [row["sessions"] for row in rows]
     series = (
@@ -62,13 +72,7 @@ def plot_tts(engines: dict[str, dict[str, Any]], path: Path) -> None:
     Raises:
         RuntimeError: matplotlib is not installed.
     """
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise RuntimeError("the benchmark charts need matplotlib: pip install 'voxrt[bench]'") from exc
-    figure = Figure(figsize=(10, 5), dpi=110, layout="constrained")
-    FigureCanvasAgg(figure)
+    figure = _figure(width=10)
     ttfb_axes, rtf_axes = figure.subplots(1, 2)
     groups: list[tuple[str, str, str | None]] = [
         *((f"{size} warm", "warm", size) for size in ("short", "medium", "long")),
@@ -103,13 +107,7 @@ def plot_stages(rows: list[dict[str, Any]], stages: tuple[str, ...], path: Path,
     Raises:
         RuntimeError: matplotlib is not installed.
     """
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise RuntimeError("the benchmark charts need matplotlib: pip install 'voxrt[bench]'") from exc
-    figure = Figure(figsize=(8, 5), dpi=110, layout="constrained")
-    FigureCanvasAgg(figure)
+    figure = _figure(width=8)
     axes = figure.add_subplot()
     xs = list(range(len(rows)))
     bottoms = [0.0] * len(rows)

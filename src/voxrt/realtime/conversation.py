@@ -37,10 +37,10 @@ from voxrt.realtime.conversation_config import (
 from voxrt.realtime.conversation_handlers import router
 from voxrt.realtime.draft import Draft
 from voxrt.realtime.events import InvalidEvent, server_event
-from voxrt.realtime.input import InputAudio
+from voxrt.realtime.input import InputAudio, InputSession
 from voxrt.realtime.items import Item, Items
 from voxrt.realtime.plan import ResponsePlan, plan_reply
-from voxrt.realtime.protocol import EventRouter, RealtimeSession, new_id
+from voxrt.realtime.protocol import EventRouter, new_id
 from voxrt.realtime.response import Response
 from voxrt.tts import TTSEngine
 from voxrt.vad import VADModel
@@ -51,7 +51,7 @@ __all__ = ["ConversationSession"]
 log = logging.getLogger(__name__)
 
 
-class ConversationSession(RealtimeSession):
+class ConversationSession(InputSession):
     """State and protocol of one conversation connection."""
 
     router: ClassVar[EventRouter[Any]] = router
@@ -107,15 +107,6 @@ class ConversationSession(RealtimeSession):
 
     # -- the session base's hooks --
 
-    def receive_audio(self, data: bytes) -> None:
-        self.input.append_bytes(data)
-
-    async def after_event(self) -> None:
-        await self.input.feed()
-
-    def event_failed(self) -> None:
-        self.input.drop_incoming()
-
     def sent(self, event: dict[str, Any]) -> None:
         kind = event["type"]
         if kind == "response.output_audio.delta":
@@ -132,7 +123,7 @@ class ConversationSession(RealtimeSession):
                 self.emit(response.metrics_event(trigger, speech_end))
 
     async def settle(self) -> None:
-        await self.input.recognizer.settle()
+        await super().settle()
         while self.active is not None and self.active.task is not None:
             await asyncio.wait([self.active.task])
 
@@ -141,7 +132,7 @@ class ConversationSession(RealtimeSession):
         self._drop_draft()
         if self.active is not None:
             self.active.cancel("client_cancelled")
-        await self.input.recognizer.aclose()
+        await super().close()
 
     # -- client events --
 

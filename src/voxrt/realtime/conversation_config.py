@@ -8,14 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from voxrt.audio.pcm import AudioFormat
-from voxrt.realtime.events import (
-    FormatIn,
-    InvalidEvent,
-    NoiseReductionIn,
-    TranscriptionIn,
-    TurnDetection,
-    audio_format,
-)
+from voxrt.realtime import events
+from voxrt.realtime.events import FormatIn, InvalidEvent, TurnDetection, audio_format, input_changes
 from voxrt.realtime.items import Item
 from voxrt.realtime.protocol import new_id
 
@@ -84,11 +78,8 @@ def chat_tool_choice(choice: ToolChoice) -> str | dict[str, Any]:
     return choice
 
 
-class AudioInputIn(_Lenient):
-    format: FormatIn | None = None
-    transcription: TranscriptionIn | None = None
+class AudioInputIn(events.AudioInputIn):
     turn_detection: ConversationTurnDetection | None = None
-    noise_reduction: NoiseReductionIn | None = None
 
 
 class AudioOutputIn(_Lenient):
@@ -219,20 +210,10 @@ class ConversationConfig(BaseModel):
             if value is not None:
                 setattr(new, key, value)
         audio = update.audio
-        inp = audio.input if audio else None
-        if inp is not None:
-            given = inp.model_fields_set
-            if inp.format is not None:
-                new.input_format = audio_format(inp.format, "session.audio.input.format")
-            if inp.transcription is not None:
-                t = inp.transcription
-                new.transcription_model = t.model if t.model is not None else new.transcription_model
-                new.language = t.language if "language" in t.model_fields_set else new.language
-                new.prompt = t.prompt if "prompt" in t.model_fields_set else new.prompt
-            if "turn_detection" in given:
-                new.turn_detection = inp.turn_detection
-            if "noise_reduction" in given:
-                new.noise_reduction = inp.noise_reduction.type if inp.noise_reduction else None
+        if audio is not None and audio.input is not None:
+            renamed = {"format": "input_format", "model": "transcription_model"}
+            for key, value in input_changes(audio.input).items():
+                setattr(new, renamed.get(key, key), value)
         out = audio.output if audio else None
         if out is not None:
             if out.format is not None:

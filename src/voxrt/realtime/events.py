@@ -20,6 +20,7 @@ __all__ = [
     "UnknownEvent",
     "audio_format",
     "error_event",
+    "input_changes",
     "parse_event",
     "server_event",
     "shorten",
@@ -131,23 +132,8 @@ class SessionConfig(BaseModel):
         Raises:
             InvalidEvent: an audio/pcm rate other than 16000 or 24000.
         """
-        new = self.model_copy()
         audio = update.audio.input if update.audio else None
-        if audio is None:
-            return new
-        given = audio.model_fields_set
-        if audio.format is not None:
-            new.format = audio_format(audio.format, "session.audio.input.format")
-        if audio.transcription is not None:
-            t = audio.transcription
-            new.model = t.model if t.model is not None else new.model
-            new.language = t.language if "language" in t.model_fields_set else new.language
-            new.prompt = t.prompt if "prompt" in t.model_fields_set else new.prompt
-        if "turn_detection" in given:
-            new.turn_detection = audio.turn_detection
-        if "noise_reduction" in given:
-            new.noise_reduction = audio.noise_reduction.type if audio.noise_reduction else None
-        return new
+        return self.model_copy(update=input_changes(audio) if audio is not None else {})
 
     def to_wire(self) -> dict[str, Any]:
         """The session as OpenAI's GA ``session.created`` / ``session.updated`` carry it."""
@@ -166,6 +152,29 @@ class SessionConfig(BaseModel):
             },
             "include": [],
         }
+
+
+def input_changes(audio: AudioInputIn) -> dict[str, Any]:
+    """What ``session.audio.input`` sets: ``format``, ``model``, ``language``, ``prompt``,
+    ``turn_detection``, ``noise_reduction`` (a key the client left out is left out).
+
+    Raises:
+        InvalidEvent: an unsupported audio format.
+    """
+    given = audio.model_fields_set
+    changes: dict[str, Any] = {}
+    if audio.format is not None:
+        changes["format"] = audio_format(audio.format, "session.audio.input.format")
+    if audio.transcription is not None:
+        t = audio.transcription
+        if t.model is not None:
+            changes["model"] = t.model
+        changes |= {key: getattr(t, key) for key in ("language", "prompt") if key in t.model_fields_set}
+    if "turn_detection" in given:
+        changes["turn_detection"] = audio.turn_detection
+    if "noise_reduction" in given:
+        changes["noise_reduction"] = audio.noise_reduction.type if audio.noise_reduction else None
+    return changes
 
 
 def audio_format(given: FormatIn, param: str) -> AudioFormat:

@@ -39,12 +39,12 @@ from voxrt.config import Settings, VadSettings
 from voxrt.errors import InvalidAudio, InvalidRequest
 from voxrt.realtime.events import InvalidEvent, TurnDetection, server_event
 from voxrt.realtime.limits import RateLimit
-from voxrt.realtime.protocol import EventRouter, new_id
+from voxrt.realtime.protocol import EventRouter, RealtimeSession, new_id
 from voxrt.vad import Segmenter, VADModel
 from voxrt.vad.gate import scan_for_speech
 from voxrt.vad.smart_turn import INSTALL_HINT, EndOfTurnModel
 
-__all__ = ["InputAudio", "input_router"]
+__all__ = ["InputAudio", "InputSession", "input_router"]
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +272,27 @@ class InputAudio:
                     )
                 ]
         raise AssertionError(f"unhandled stream event {event!r}")
+
+
+class InputSession(RealtimeSession):
+    """A session kind that takes audio in: the base's hooks go to its ``InputAudio``."""
+
+    input: InputAudio
+
+    def receive_audio(self, data: bytes) -> None:
+        self.input.append_bytes(data)
+
+    async def after_event(self) -> None:
+        await self.input.feed()
+
+    def event_failed(self) -> None:
+        self.input.drop_incoming()
+
+    async def settle(self) -> None:
+        await self.input.recognizer.settle()
+
+    async def close(self) -> None:
+        await self.input.recognizer.aclose()
 
 
 class _WithInput(Protocol):

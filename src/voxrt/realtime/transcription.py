@@ -21,8 +21,8 @@ from voxrt.realtime.events import (
     server_event,
     validation_error,
 )
-from voxrt.realtime.input import InputAudio, input_router
-from voxrt.realtime.protocol import EventRouter, RealtimeSession
+from voxrt.realtime.input import InputAudio, InputSession, input_router
+from voxrt.realtime.protocol import EventRouter
 from voxrt.vad import VADModel
 from voxrt.vad.smart_turn import EndOfTurnModel
 
@@ -32,7 +32,7 @@ router: EventRouter[TranscriptionSession] = EventRouter()
 router.include(input_router)
 
 
-class TranscriptionSession(RealtimeSession):
+class TranscriptionSession(InputSession):
     """State and protocol of one transcription connection."""
 
     router: ClassVar[EventRouter[Any]] = router
@@ -67,21 +67,6 @@ class TranscriptionSession(RealtimeSession):
     @property
     def recognizer(self) -> StreamingRecognizer:
         return self.input.recognizer
-
-    def receive_audio(self, data: bytes) -> None:
-        self.input.append_bytes(data)
-
-    async def after_event(self) -> None:
-        await self.input.feed()
-
-    def event_failed(self) -> None:
-        self.input.drop_incoming()
-
-    async def settle(self) -> None:
-        await self.input.recognizer.settle()
-
-    async def close(self) -> None:
-        await self.input.recognizer.aclose()
 
     def apply(self, update: SessionIn, reply: str) -> None:
         """A ``session.update``: the new configuration takes effect and is echoed in ``reply``; a
