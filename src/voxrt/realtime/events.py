@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from voxrt.audio.pcm import AudioFormat
 from voxrt.errors import InvalidRequest, VoxrtError
+from voxrt.realtime.server_events import server_event
 
 __all__ = [
     "InvalidEvent",
@@ -257,11 +258,6 @@ def validation_error(exc: ValidationError, prefix: str) -> InvalidEvent:
     first = exc.errors()[0]
     param = ".".join([prefix, *(str(p) for p in first["loc"] if not str(p).startswith("function-"))])
     return InvalidEvent(f"{param}: {first['msg']}", param=param)
-
-
-def server_event(type_: str, **fields: Any) -> dict[str, Any]:
-    """A server event with a fresh ``event_id``."""
-    return {"type": type_, "event_id": "event_" + secrets.token_hex(10), **fields}
 
 
 def error_event(error: VoxrtError, client_event_id: str | None = None) -> dict[str, Any]:
