@@ -252,3 +252,46 @@ def test_speech_during_a_reply_interrupts_it_and_is_answered(conversation_server
     # The interruption is answered: the next reply reads the question it asked.
     asked = talk.of("conversation.item.input_audio_transcription.completed")[0]["transcript"]
     assert wer([QUESTION], [asked]) <= 0.15, asked
+
+
+def test_the_replys_own_audio_heard_back_during_the_echo_guard_does_not_interrupt_it(
+    conversation_server: ServerProcess,
+) -> None:
+    """A client without echo cancellation: the reply's audio, as received, goes straight back into
+    the microphone for its first 2.5 s (inside the 3 s guard), then silence."""
+
+    async def run() -> Conversation:
+        async with _connect(conversation_server) as conn:
+            talk = Conversation(conn)
+            await conn.session.update(
+                session={
+                    "type": "realtime",
+                    "audio": {"input": {"format": {"type": "audio/pcm", "rate": RATE}}},
+                }
+            )
+            await conn.conversation.item.create(
+                item={
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": QUESTION}],
+                }
+            )
+            await conn.response.create()
+            first = await talk.wait_for("response.output_audio.delta", timeout=60)
+            echo = b""
+            while len(echo) < 2.5 * RATE * 2:  # the reply as it arrives, paced as it plays
+                echo = talk.audio(first["response_id"])
+                await asyncio.sleep(0.05)
+            await talk.stream(echo[: int(2.5 * RATE) * 2], silence_s=1.5)
+            await talk.wait_for("response.done", timeout=90)
+            await talk.close()
+            return talk
+
+    talk = asyncio.run(run())
+    done = talk.of("response.done")[0]["response"]
+    assert done["status"] == "completed", done["status_details"]
+    # The echo was heard as speech, recognised as the reply's own words, and dropped unanswered.
+    assert talk.of("input_audio_buffer.speech_started")
+    echoed = talk.of("conversation.item.input_audio_transcription.completed")
+    assert [e["item_id"] for e in talk.of("conversation.item.deleted")] == [e["item_id"] for e in echoed]
+    assert len(talk.of("response.created")) == 1
