@@ -20,7 +20,7 @@ def anyio_backend() -> str:
 @pytest.fixture(scope="session")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[Utterance]:
     """The ten corpus sentences as Piper-spoken WAV files (22.05 kHz)."""
-    return write_corpus(tmp_path_factory.mktemp("corpus"))
+    return write_corpus(tmp_path_factory.mktemp("corpus"), exact=True)
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +29,7 @@ def long_speech(tmp_path_factory: pytest.TempPathFactory) -> Utterance:
     parts = []
     rate = 0
     for text in SENTENCES[:8] * 2:
-        samples, rate = synthesize(text)
+        samples, rate = synthesize(text, exact=True)
         parts += [samples, np.zeros(int(rate * 0.6), np.int16)]
     audio = np.concatenate(parts)
     path = tmp_path_factory.mktemp("long") / "long.wav"

@@ -31,7 +31,7 @@ def sentences() -> tuple[np.ndarray, ...]:
     """Five Piper sentences at 16 kHz, trimmed to their speech edges (synthesized once)."""
     out = []
     for text in SENTENCES[:5]:
-        samples, rate = synthesize(text)
+        samples, rate = synthesize(text, exact=True)
         audio = resample(to_float32(samples), rate, RATE)
         voiced = np.flatnonzero(np.abs(audio) > EDGE_AMPLITUDE)
         out.append(audio[voiced[0] : voiced[-1] + 1])
@@ -77,6 +77,6 @@ def speech_stream(
 
 def spoken_pcm(text: str, rate: int = 24000) -> bytes:
     """``text`` spoken by Piper, as 16-bit little-endian PCM at ``rate``."""
-    samples, native = synthesize(text)
+    samples, native = synthesize(text, exact=True)
     audio = resample(samples.astype(np.float32) / 32768.0, native, rate)
     return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()

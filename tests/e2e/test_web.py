@@ -229,7 +229,7 @@ def talk_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A spoken question, a pause in which its reply starts, and a second question over the reply."""
 
     def spoken(text: str) -> np.ndarray:
-        samples, rate = synthesize(text)
+        samples, rate = synthesize(text, exact=True)
         return resample(to_float32(samples), rate, RATE)
 
     def silence(seconds: float) -> np.ndarray:

@@ -65,14 +65,17 @@ def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
     path.write_bytes(wav_bytes(samples, rate))
 
 
-def write_corpus(directory: Path, sentences: tuple[str, ...] = SENTENCES) -> list[Utterance]:
-    """Synthesize each sentence to ``directory/NN.wav`` (kept if already there) with its text."""
+def write_corpus(
+    directory: Path, sentences: tuple[str, ...] = SENTENCES, exact: bool = False
+) -> list[Utterance]:
+    """Synthesize each sentence to ``directory/NN.wav`` (kept if already there) with its text;
+    ``exact`` as for ``synthesize``."""
     directory.mkdir(parents=True, exist_ok=True)
     utterances = []
     for index, text in enumerate(sentences):
         path = directory / f"{index:02d}.wav"
         if not path.exists():
-            samples, rate = synthesize(text)
+            samples, rate = synthesize(text, exact)
             write_wav(path, samples, rate)
         with wave.open(str(path)) as wav:
             duration = wav.getnframes() / wav.getframerate()
