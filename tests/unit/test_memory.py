@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import pytest
@@ -39,3 +40,23 @@ def test_an_operators_settings_win(
     monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")
     memory.bound_native_caches()
     assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "1024" and mallopt_calls == []
+
+
+def test_a_burst_of_trims_is_followed_by_one_more(monkeypatch: pytest.MonkeyPatch) -> None:
+    trims: list[int] = []
+    monkeypatch.setattr(memory, "_trim", trims.append)
+    monkeypatch.setattr(memory, "_MIN_INTERVAL_S", 0.05)
+    monkeypatch.setattr(memory, "_last", -1.0)
+    monkeypatch.setattr(memory, "_due", 0.0)
+
+    async def sessions_closing() -> None:
+        for _ in range(5):
+            memory.trim_heap()
+        assert trims == [0]  # the first at once, the rest within the interval
+        await asyncio.sleep(0.15)
+        assert trims == [0, 0]  # one more once the interval is over, for what the others freed
+
+    asyncio.run(sessions_closing())
+    memory.trim_heap()
+    memory.trim_heap()  # within the interval and no event loop: nothing to schedule on, no error
+    assert len(trims) == 3

@@ -2,13 +2,15 @@
 
 Decodes allocate large buffers of varying size in several threads; glibc keeps what they free for
 reuse. ``malloc_trim`` returns those free pages; voxrt calls it when a realtime session or a REST
-request ends, at most once a second. Two native caches would still grow with the variety of
-inputs, and glibc would keep a free top in every thread's arena, so ``voxrt serve`` bounds them at
-start (``bound_native_caches``).
+request ends (at most once a second, and once more after a burst). Two native caches would still
+grow with the variety of inputs, and glibc would keep a free top in every thread's arena, so
+``voxrt serve`` bounds them at start (``bound_native_caches``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ctypes
 import os
 import time
@@ -31,17 +33,31 @@ def _libc_function(name: str) -> ctypes._NamedFuncPointer | None:
 
 _trim = _libc_function("malloc_trim")
 _mallopt = _libc_function("mallopt")
-_last = -_MIN_INTERVAL_S
+_last = -_MIN_INTERVAL_S  # when the heap was last trimmed (monotonic clock)
+_due = 0.0  # when the trim already scheduled runs
 
 
 def trim_heap() -> None:
-    """Return free heap pages to the OS (glibc only; at most once a second, a few ms)."""
-    global _last
-    now = time.monotonic()
-    if _trim is None or now - _last < _MIN_INTERVAL_S:
+    """Return free heap pages to the OS (glibc only; a few ms), at most once a second. A call within
+    that second schedules one trim at its end on the running event loop, so that what the last of
+    several sessions closing together freed is returned too."""
+    global _due
+    if _trim is None:
         return
-    _last = now
-    _trim(0)
+    now = time.monotonic()
+    if now - _last >= _MIN_INTERVAL_S:
+        _trim_now()
+    elif now >= _due:  # none scheduled yet
+        with contextlib.suppress(RuntimeError):  # no running loop: the next call trims
+            asyncio.get_running_loop().call_later(_last + _MIN_INTERVAL_S - now, _trim_now)
+            _due = _last + _MIN_INTERVAL_S
+
+
+def _trim_now() -> None:
+    global _last
+    _last = time.monotonic()
+    if _trim is not None:
+        _trim(0)
 
 
 def bound_native_caches() -> None:
