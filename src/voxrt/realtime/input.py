@@ -73,7 +73,6 @@ class InputAudio:
         self._refused = 0
         self._refusal_reported_at = -_REFUSAL_REPORT_S  # monotonic time of the last refusal error
         self._incoming: list[np.ndarray] = []  # audio of the current message, fed to the VAD in slices
-        self._previous_item: str | None = None
         gate = None
         if limits.vad_gate_commits:
             gate = functools.partial(
@@ -83,7 +82,7 @@ class InputAudio:
             engine,
             self._segmenter(turn_detection),
             options,
-            lambda event: emit(*self._to_wire(event)),
+            _WireEvents(emit, settings.logging.log_transcripts),
             new_item_id=lambda: new_id("item"),
             partials=limits.partials,
             speculative_final=limits.speculative_final,
@@ -169,6 +168,20 @@ class InputAudio:
         )
         return Segmenter(self._vad.stream(), self._vad.frame_samples, options)
 
+
+class _WireEvents:
+    """The recognizer's events as wire events, handed to ``emit``. Apart from ``InputAudio`` so that
+    the recognizer holds nothing that leads back to its session: with no reference cycle, a closed
+    session's buffers are freed at once, not at the cyclic GC's next full collection."""
+
+    def __init__(self, emit: Callable[..., None], log_transcripts: bool) -> None:
+        self._emit = emit
+        self._log_transcripts = log_transcripts
+        self._previous_item: str | None = None
+
+    def __call__(self, event: StreamEvent) -> None:
+        self._emit(*self._to_wire(event))
+
     def _to_wire(self, event: StreamEvent) -> list[dict[str, Any]]:
         match event:
             case SpeechStarted(item_id, start_ms):
@@ -196,7 +209,7 @@ class InputAudio:
                     )
                 ]
             case Completed(item_id, transcript, audio_s, metrics):
-                if self.settings.logging.log_transcripts:
+                if self._log_transcripts:
                     log.info("item %s: %r", item_id, transcript, extra={"item_id": item_id})
                 return [
                     server_event(

@@ -56,7 +56,7 @@ class TranscriptionSession(RealtimeSession):
             self.config.format,
             self.config.turn_detection,
             self._options(),
-            self.emit,
+            self.outbox.put_all,  # not self.emit: the input holds no reference back to the session
         )
         self.emit(server_event("session.created", session=self.config.to_wire()))
 
