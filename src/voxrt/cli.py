@@ -19,6 +19,7 @@ from voxrt.audio import SAMPLE_RATE, decode_audio
 from voxrt.config import ConfigError, Settings, example_yaml, load_settings, settings_yaml
 from voxrt.errors import VoxrtError
 from voxrt.logs import configure_logging
+from voxrt.runtime.memory import bound_native_caches
 
 __all__ = ["main"]
 
@@ -41,6 +42,7 @@ def _settings(args: argparse.Namespace, overrides: dict[str, Any] | None = None)
 
 
 def _serve(args: argparse.Namespace) -> int:
+    bound_native_caches()  # before any model loads or worker thread starts
     import uvicorn
 
     from voxrt.server import create_app
@@ -78,6 +80,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _transcribe(args: argparse.Namespace) -> int:
+    bound_native_caches()  # many files of many lengths
     settings = _settings(args)
     engine = create_asr_engine(settings.asr)
     engine.load(warmup=False)

@@ -31,17 +31,26 @@ def test_the_verdict_fails_on_growth_or_failed_utterances() -> None:
     args = argparse.Namespace(
         sessions=2, duration_s=60.0, manifest=None, pause_ms=1200, chunk_ms=40, config=None
     )
-    start = {"rss_mb": 300.0, "fds": 10, "threads": 9}
-    good = [{"utterances": 10, "failed": 0, "wer": 0.0, "asr_final_p95_ms": 700.0}] * 2
+    initial = {"rss_mb": 250.0, "fds": 9, "threads": 8}
+    good = {"utterances": 10, "failed": 0, "wer": 0.0, "asr_final_p95_ms": 700.0}
+    warm = {**good, "rss_mb": 300.0, "fds": 10, "threads": 9}  # round 1: the baseline
 
-    def passed(end: dict[str, float], rounds: list[dict[str, float]] = good) -> bool:
-        return bool(_report(args, start, start, end, rounds, None)["result"]["passed"])
+    def verdict(*later: dict[str, float]) -> dict[str, object]:
+        rounds = [warm] + [{**warm, **r} for r in later]
+        return dict(_report(args, initial, rounds, None)["result"])
 
-    assert passed({**start, "rss_mb": 310.0})
-    assert not passed({**start, "rss_mb": 320.0})  # +6.7 %
-    assert not passed({**start, "fds": 11})
-    assert not passed(start, [good[0], {**good[0], "failed": 1}])
-    assert not passed(start, good[:1])  # one round tells nothing about growth
+    assert verdict({"rss_mb": 310.0})["passed"]
+    assert verdict({"rss_mb": 400.0})["rss_growth_pct"] == 33.33  # growth counts from round 1, not start
+    assert not verdict({"rss_mb": 320.0})["passed"]  # +6.7 %
+    # the highest later round counts, not only the last: a rise that falls back still fails
+    result = verdict({"rss_mb": 320.0}, {"rss_mb": 300.0})
+    assert not result["passed"] and result["rss_mb"] == [300.0, 320.0]
+    assert result["rss_mb_by_round"] == [300.0, 320.0, 300.0]
+    assert not verdict({"fds": 11})["passed"]
+    assert not verdict({"threads": 10}, {"threads": 9})["passed"]
+    assert not verdict({"failed": 1})["passed"]
+    assert not verdict()["passed"]  # one round tells nothing about growth
+    assert not _report(args, initial, [], None)["result"]["passed"]
 
 
 def test_resources_of_this_process() -> None:

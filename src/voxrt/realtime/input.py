@@ -86,15 +86,11 @@ class InputAudio:
         self._vad = vad
         self._engine = engine
         self._end_of_turn = end_of_turn
-        self._emit = emit
-        self._on_event = on_event
-        self._place_item = place_item or self._after_previous
         limits = settings.realtime
         self._rate = RateLimit(limits.max_audio_rate, limits.audio_burst_s)
         self._refused = 0
         self._refusal_reported_at = -_REFUSAL_REPORT_S  # monotonic time of the last refusal error
         self._incoming: list[np.ndarray] = []  # audio of the current message, fed to the VAD in slices
-        self._previous_item: str | None = None
         gate = None
         if limits.vad_gate_commits:
             gate = functools.partial(
@@ -105,7 +101,7 @@ class InputAudio:
             engine,
             self._detector(turn_detection),
             options,
-            self._heard,
+            _WireEvents(emit, settings.logging.log_transcripts, on_event, place_item),
             new_item_id=lambda: new_id("item"),
             partials=limits.partials,
             speculative_final=limits.speculative_final,
@@ -186,15 +182,6 @@ class InputAudio:
             code="audio_rate_exceeded",
         )
 
-    def _heard(self, event: StreamEvent) -> None:
-        self._emit(*self._to_wire(event))
-        if self._on_event is not None:
-            self._on_event(event)
-
-    def _after_previous(self, item_id: str) -> str | None:
-        previous, self._previous_item = self._previous_item, item_id
-        return previous
-
     def _detector(self, turn: TurnDetection | None) -> TurnDetector:
         """The turn detector ``turn`` asks for.
 
@@ -220,6 +207,34 @@ class InputAudio:
         )
         check_ms = self.settings.vad.semantic_check_ms
         return SemanticTurns(segmenter, self._end_of_turn, self._engine.pool, check_ms=check_ms)
+
+
+class _WireEvents:
+    """The recognizer's events as wire events, handed to ``emit``. Apart from ``InputAudio`` so that
+    the recognizer holds nothing that leads back to its session: with no reference cycle, a closed
+    session's buffers are freed at once, not at the cyclic GC's next full collection."""
+
+    def __init__(
+        self,
+        emit: Callable[..., None],
+        log_transcripts: bool,
+        on_event: Callable[[StreamEvent], None] | None,
+        place_item: Callable[[str], str | None] | None,
+    ) -> None:
+        self._emit = emit
+        self._log_transcripts = log_transcripts
+        self._on_event = on_event
+        self._place_item = place_item or self._after_previous
+        self._previous_item: str | None = None
+
+    def __call__(self, event: StreamEvent) -> None:
+        self._emit(*self._to_wire(event))
+        if self._on_event is not None:
+            self._on_event(event)
+
+    def _after_previous(self, item_id: str) -> str | None:
+        previous, self._previous_item = self._previous_item, item_id
+        return previous
 
     def _to_wire(self, event: StreamEvent) -> list[dict[str, Any]]:
         match event:
@@ -248,7 +263,7 @@ class InputAudio:
                     )
                 ]
             case Completed(item_id, transcript, audio_s, metrics):
-                if self.settings.logging.log_transcripts:
+                if self._log_transcripts:
                     log.info("item %s: %r", item_id, transcript, extra={"item_id": item_id})
                 return [
                     server_event(

@@ -129,6 +129,11 @@ class Outbox:
             self._events += 1
         self._changed.set()
 
+    def put_all(self, *events: dict[str, Any]) -> None:
+        """Queue control events in order."""
+        for event in events:
+            self.put(event)
+
     async def put_audio(self, event: dict[str, Any], audio_s: float, response_id: str | None) -> None:
         """Queue an audio event, first waiting until it fits in ``max_audio_s`` (an event larger than
         that goes alone)."""
@@ -211,8 +216,7 @@ class RealtimeSession:
         return self.outbox.empty()
 
     def emit(self, *events: dict[str, Any]) -> None:
-        for event in events:
-            self.outbox.put(event)
+        self.outbox.put_all(*events)
 
     def refuse(self, error: VoxrtError, client_event_id: str | None = None) -> None:
         """Report a problem as an ``error`` event; the session goes on."""

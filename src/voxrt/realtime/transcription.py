@@ -59,7 +59,7 @@ class TranscriptionSession(InputSession):
             self.config.format,
             self.config.turn_detection,
             _options(self.config),
-            self.emit,
+            self.outbox.put_all,  # not self.emit: the input holds no reference back to the session
             end_of_turn=end_of_turn,
         )
         self.emit(server_event("session.created", session=self.config.to_wire()))
