@@ -101,6 +101,10 @@ class _Utterance:
             self.speculation = None
 
 
+def _ignore(event: object) -> None:
+    pass
+
+
 class StreamingRecognizer:
     """Per-session streaming transcription over a shared batch ``engine``; ``on_event`` is called
     (on the event loop) with each event as it happens."""
@@ -211,6 +215,11 @@ class StreamingRecognizer:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        # Nothing is heard or told after this. Letting go of both callbacks also breaks the cycles
+        # they close (detector -> recognizer, recognizer -> session), so the session's buffers are
+        # freed when it goes, not at the cyclic GC's next full collection.
+        self.turns.listen(_ignore)
+        self._emit = _ignore
 
     # -- internals -------------------------------------------------------------------------
 

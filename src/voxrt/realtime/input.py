@@ -224,7 +224,9 @@ class _WireEvents:
         self._emit = emit
         self._log_transcripts = log_transcripts
         self._on_event = on_event
-        self._place_item = place_item or self._after_previous
+        # None: after the previous commit (looked up when used: a bound method of this object kept
+        # here would make it a reference cycle)
+        self._place_item = place_item
         self._previous_item: str | None = None
 
     def __call__(self, event: StreamEvent) -> None:
@@ -249,7 +251,8 @@ class _WireEvents:
                     server_event("input_audio_buffer.speech_stopped", audio_end_ms=end_ms, item_id=item_id)
                 ]
             case Committed(item_id):
-                previous = self._place_item(item_id)
+                place = self._place_item or self._after_previous
+                previous = place(item_id)
                 return [
                     server_event("input_audio_buffer.committed", item_id=item_id, previous_item_id=previous)
                 ]
