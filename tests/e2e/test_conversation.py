@@ -30,6 +30,7 @@ pytestmark = pytest.mark.e2e
 
 RATE = 24000
 SERVER_EVENT: TypeAdapter[Any] = TypeAdapter(RealtimeServerEvent)
+PCM_SESSION = {"type": "realtime", "audio": {"input": {"format": {"type": "audio/pcm", "rate": RATE}}}}
 QUESTION = "Tell me about the planet Mars."  # SmolLM2 answers in ~50 words: a WER that means something
 
 
@@ -114,12 +115,7 @@ def test_a_spoken_question_gets_a_spoken_answer(conversation_server: ServerProce
     async def run() -> Conversation:
         async with _connect(conversation_server) as conn:
             talk = Conversation(conn)
-            await conn.session.update(
-                session={
-                    "type": "realtime",
-                    "audio": {"input": {"format": {"type": "audio/pcm", "rate": RATE}}},
-                }
-            )
+            await conn.session.update(session=PCM_SESSION)
             await talk.stream(spoken_pcm(QUESTION))
             await talk.wait_for("response.done", timeout=90)
             await talk.wait_for("voxrt.metrics", 2)
@@ -263,12 +259,7 @@ def test_the_replys_own_audio_heard_back_during_the_echo_guard_does_not_interrup
     async def run() -> Conversation:
         async with _connect(conversation_server) as conn:
             talk = Conversation(conn)
-            await conn.session.update(
-                session={
-                    "type": "realtime",
-                    "audio": {"input": {"format": {"type": "audio/pcm", "rate": RATE}}},
-                }
-            )
+            await conn.session.update(session=PCM_SESSION)
             await conn.conversation.item.create(
                 item={
                     "type": "message",

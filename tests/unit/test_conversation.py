@@ -337,6 +337,27 @@ async def test_a_failing_model_fails_the_reply_and_the_next_one_works() -> None:
             {"type": "session.update", "session": {"tools": [{"type": "function", "name": "a b"}]}},
             "session.tools.0.name",
         ),
+        # oversized: every text and list a client sends has a cap
+        ({"type": "session.update", "session": {"instructions": "x" * 40_000}}, "session.instructions"),
+        (
+            {"type": "session.update", "session": {"tools": [{"name": f"t{i}"} for i in range(65)]}},
+            "session.tools",
+        ),
+        (
+            {
+                "type": "conversation.item.create",
+                "item": {
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": "x" * 40_000}],
+                },
+            },
+            "item.content.0.text",
+        ),
+        (
+            {"type": "response.create", "response": {"metadata": {f"k{i}": "v" for i in range(17)}}},
+            "response.metadata",
+        ),
     ],
 )
 async def test_bad_client_events_get_an_error_naming_the_field(event: dict[str, Any], param: str) -> None:
@@ -427,4 +448,15 @@ async def test_speech_resuming_after_the_speculative_transcript_drops_the_draft(
     assert len(h.of("input_audio_buffer.committed")) == 1
     assert len(responder.seen) == 2
     assert h.of("response.done")[0]["response"]["status"] == "completed"
+    await h.close()
+
+
+async def test_a_flood_of_items_keeps_the_conversation_bounded() -> None:
+    h = Harness(ScriptedResponder(["Fine."]), max_items=10)
+    item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hello " * 100}]}
+    for _ in range(200):
+        await h.send({"type": "conversation.item.create", "item": item})
+    assert len(h.session.items) == 10  # the oldest went first
+    await h.send({"type": "response.create"})
+    assert (await h.wait_for("response.done"))["response"]["status"] == "completed"
     await h.close()
