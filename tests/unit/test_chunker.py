@@ -112,6 +112,28 @@ def test_streamed_tokens_give_the_same_chunks_as_the_whole_text() -> None:
     assert " ".join(streamed) == normalize(text.replace("\n- ", " "))
 
 
+def test_first_chunk_can_end_after_a_few_words() -> None:
+    """With ``first_max_words`` a streamed reply is spoken from its first words: the cut comes after
+    the Nth word or the first later one of four letters or more (never after "the", "at" or a
+    number), and only the first chunk is cut so."""
+    text = "The museum opens at 10 am on Sundays and closes at 6 pm. Tickets cost $12 at the door."
+    chunker = SentenceChunker(first_max_words=4)
+    streamed: list[str] = []
+    for word in text.split(" "):  # as an LLM's tokens arrive
+        streamed += chunker.push(word + " ")
+    streamed += chunker.flush()
+    assert streamed == [
+        "The museum opens at ten am on Sundays",
+        "and closes at six pm. Tickets cost twelve dollars at the door.",
+    ]
+    chunker = SentenceChunker(first_max_words=4)
+    assert chunker.push("Yes, it is open") == []  # the last word may go on ("opening")
+    assert chunker.push(" today") == ["Yes, it is open"]
+    assert SentenceChunker(first_max_words=4).push("Well, I have looked at the numbers, ") == [
+        "Well, I have looked at the numbers,"  # a clause that ends is still where it ends
+    ]
+
+
 def test_nothing_is_emitted_before_a_boundary_is_certain() -> None:
     chunker = SentenceChunker()
     assert chunker.push("It costs 3.") == []  # may be 3.5: wait for the next character

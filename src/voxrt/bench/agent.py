@@ -26,7 +26,7 @@ from voxrt.audio import resample
 from voxrt.audio.pcm import to_float32, to_int16
 from voxrt.bench.corpus import synthesize
 from voxrt.bench.realtime_client import RealtimeClient, silence
-from voxrt.bench.server import running_server
+from voxrt.bench.server import add_server_env_argument, running_server
 from voxrt.bench.stream import capacity, percentiles
 from voxrt.bench.stream_client import speech_span
 from voxrt.config import Settings
@@ -264,6 +264,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="server_vad",
         help="the sessions' turn detection (semantic_vad: Smart Turn, eagerness auto)",
     )
+    add_server_env_argument(parser, "VOXRT_CONVERSATION__PREEMPTIVE_GENERATION=false")
     parser.add_argument(
         "--limit-ms", type=float, default=V2V_P95_LIMIT_MS, help="capacity: voice_to_voice_ms p95 bound"
     )
@@ -287,7 +288,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     spoken = [(text, *_clip(text)) for text in QUESTIONS]
     story, interruption = _clip(STORY)[0], _clip(INTERRUPTION)
     barge = (story, *interruption) if args.barge_in else None
-    env = {"VOXRT_REALTIME__MAX_SESSIONS": str(max(args.sweep) + 1)}
+    env = {"VOXRT_REALTIME__MAX_SESSIONS": str(max(args.sweep) + 1), **dict(args.server_env)}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     rows = []
     with running_server(args.output.with_suffix(".server.log"), config=args.config, env=env) as server:
@@ -310,7 +311,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     best = capacity({r["sessions"]: r["voice_to_voice_ms"]["p95"] for r in rows}, args.limit_ms)
     report = {
         "settings": {"sweep": args.sweep, "turns": args.turns, "barge_in": args.barge_in,
-                     "turn_detection": args.turn_detection,
+                     "turn_detection": args.turn_detection, "server_env": dict(args.server_env),
                      "config": None if args.config is None else str(args.config), "limit_ms": args.limit_ms},
         "runs": rows,
         "capacity": best,

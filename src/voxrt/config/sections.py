@@ -218,6 +218,14 @@ class ConversationSettings(Section):
         "what speech synthesis keeps in hand against network jitter, and the most a client that does "
         "not stop playback at speech_started goes on playing after an interruption.",
     )
+    first_chunk_words: int = Field(
+        0,
+        ge=0,
+        le=100,
+        description="Speak a reply's first words as soon as this many are written, when no clause "
+        "has ended sooner (the first audio comes earlier; the voice may pause there); 0: the first "
+        "chunk ends at the first clause.",
+    )
     max_response_audio_s: float = Field(
         300.0, ge=1.0, le=3600.0, description="Most audio one reply may hold, in seconds."
     )

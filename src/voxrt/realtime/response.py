@@ -196,7 +196,7 @@ class Response:
     async def _write(self, chunks: asyncio.Queue[str | ToolCall | None]) -> None:
         """The responder's reply into ``chunks``: speakable text (or, for text output, each delta as
         it comes, which goes out at once) and tool calls."""
-        chunker = SentenceChunker()
+        chunker = SentenceChunker(first_max_words=self.plan.first_chunk_words)
         try:
             reply = self._draft or self._responder.stream(self.plan.messages, self.plan.options)
             async with reply:

@@ -56,6 +56,8 @@ def normalize(text: str) -> str:
 # Where a sentence may end: terminal punctuation (with closing quotes or brackets) before a space.
 _SENTENCE_END = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]]*(?=\s)|\n")
 _CLAUSE_END = re.compile(r"[,;:\u2014\u2013](?=\s)")  # comma, semicolon, colon, em and en dash
+_WORD = re.compile(r"\S+")
+_CUT_AFTER = re.compile(r"\W*[^\W\d_]{4,}\W*")  # a word of four letters or more, no digits
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)\.$")
 
 
@@ -76,12 +78,22 @@ class SentenceChunker:
     """Streamed text in (``push``), speakable chunks out, in order.
 
     The first chunk ends at the first clause boundary (comma, colon, dash) after
-    ``first_min_chars``; later ones at sentence ends or line breaks, short sentences joined until
-    ``min_chars``. A run of text with no boundary is cut at a space before ``max_chars``.
+    ``first_min_chars``, or, with ``first_max_words``, after that many words when no boundary came
+    sooner (at the first word from there that is neither a number, whose unit may follow, nor a
+    short word such as "the" or "at", which leans on the next); later ones at sentence ends or line
+    breaks, short sentences joined until ``min_chars``. A run of text with no boundary is cut at a
+    space before ``max_chars``.
     """
 
-    def __init__(self, first_min_chars: int = 20, min_chars: int = 40, max_chars: int = 300) -> None:
+    def __init__(
+        self,
+        first_min_chars: int = 20,
+        min_chars: int = 40,
+        max_chars: int = 300,
+        first_max_words: int | None = None,
+    ) -> None:
         self.first_min_chars = first_min_chars
+        self.first_max_words = first_max_words
         self.min_chars = min_chars
         self.max_chars = max_chars
         self._buffer = ""
@@ -129,11 +141,23 @@ class SentenceChunker:
         end = self._sentence_end(text, len(text), 0 if self._first else self.min_chars)
         if end is not None:
             return end
+        if self._first and self.first_max_words and (cut := self._word_cut(text)) is not None:
+            return cut
         if final:
             return len(self._buffer) if text == self._buffer else len(text)
         if len(text) > self.max_chars:
             cut = text.rfind(" ", 0, self.max_chars)
             return cut if cut > 0 else self.max_chars
+        return None
+
+    def _word_cut(self, text: str) -> int | None:
+        """The end of the ``first_max_words``-th word, or of the first later one of more than three
+        letters, once a space follows it; or None."""
+        assert self.first_max_words is not None
+        for count, match in enumerate(_WORD.finditer(text), start=1):
+            complete = match.end() < len(text)  # a space follows: the word is whole
+            if count >= self.first_max_words and complete and _CUT_AFTER.fullmatch(match.group()):
+                return match.end()
         return None
 
     def _sentence_end(self, text: str, limit: int, min_chars: int = 0) -> int | None:
