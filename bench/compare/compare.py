@@ -2,8 +2,9 @@
 
 Every server starts on loopback from the same CTranslate2 ``tiny.en`` directory with the same
 threads and is warmed up by a session of its own; then the systems take turns, run by run: N
-sessions stream Piper speech of known text (16 kHz PCM in 40 ms chunks at real-time pace,
-utterances separated by natural pauses) through the system's own protocol. Every session speaks
+sessions stream speech of known text (16 kHz PCM in 40 ms chunks at real-time pace, utterances
+separated by natural pauses) through the system's own protocol: Piper sentences, or real
+recordings (``--set en``, ``--manifest``; see ``bench.compare.speech``). Every session speaks
 one more utterance than is scored, so each scored one is followed by speech, as in continuous talk.
 Per system: ``asr_final_ms`` (the chunk holding the last voiced sample sent → the last of its
 words final), time to first partial, WER, server CPU seconds per audio second, and capacity (most
@@ -31,13 +32,11 @@ from bench.compare.peers.score import UtteranceResult, score_session, settled
 from bench.compare.peers.session import RATE, Plan, Run, stream_sessions
 from bench.compare.peers.system import StartOptions, model_dir
 from bench.compare.plot import plot_compare
-from voxrt.audio import resample
-from voxrt.audio.pcm import to_float32, to_int16
+from bench.compare.speech import Script, Speech, load_speech
+from bench.compare.speech import add_arguments as add_speech_arguments
 from voxrt.bench.corpus import write_corpus
 from voxrt.bench.stream import FINAL_P95_LIMIT_MS, capacity
-from voxrt.bench.stream_client import LEAD_MS, load_clip
-from voxrt.bench.stream_client import RATE as RATE_24K
-from voxrt.bench.stream_client import build_script as build_script_24k
+from voxrt.bench.stream_client import LEAD_MS
 
 __all__ = ["add_arguments", "main", "percentiles_missing", "ratio_table", "run", "summarize"]
 
@@ -60,10 +59,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chunk-ms", type=int, default=40, help="audio per message")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="OMP_NUM_THREADS for all")
     parser.add_argument("--silence-ms", type=int, default=500, help="VAD silence, where a system has it")
-    parser.add_argument("--corpus-dir", type=Path, default=Path("bench-results/corpus"))
     parser.add_argument("--output-dir", type=Path, default=Path("bench-results/compare"))
     parser.add_argument("--peers-dir", type=Path, default=Path("bench-results/peers"), help="peer venvs")
     parser.add_argument("--install-only", action="store_true", help="create the peers' venvs and stop")
+    add_speech_arguments(parser)
 
 
 def _counts(text: str) -> list[int]:
@@ -95,8 +94,10 @@ def percentiles_missing(values: list[float | None]) -> dict[str, Any]:
     return out
 
 
-def summarize(results: list[UtteranceResult], run: Run, audio_s: float) -> dict[str, Any]:
-    """One run's figures from its scored utterances."""
+def summarize(
+    results: list[UtteranceResult], references: list[str], run: Run, audio_s: float
+) -> dict[str, Any]:
+    """One run's figures from its scored utterances and their known texts."""
     final = percentiles_missing([r.final_ms for r in results])
     first = percentiles_missing([r.first_partial_ms for r in results])
     words = sum(r.words for r in results)
@@ -118,8 +119,9 @@ def summarize(results: list[UtteranceResult], run: Run, audio_s: float) -> dict[
                 "first_partial_ms": r.first_partial_ms,
                 "errors": r.errors,
                 "text": r.hypothesis,
+                "reference": reference,
             }
-            for r in results
+            for r, reference in zip(results, references, strict=True)
         ],
     }
 
@@ -177,33 +179,8 @@ def _text_table(rows: list[list[str]]) -> str:
 # -- the run -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Script:
-    """One session's audio (16 kHz int16) with its texts and each utterance's voiced sample span;
-    all utterances but the last are scored (the last gives the one before it speech to follow)."""
-
-    pcm: bytes
-    texts: list[str]
-    spans: list[tuple[int, int]]
-
-    @property
-    def scored(self) -> int:
-        return len(self.texts) - 1
-
-
-def _scripts(corpus: Path, sessions: int, utterances: int, pause_ms: int) -> list[_Script]:
-    clips = [load_clip(u.text, u.path) for u in write_corpus(corpus)]
-    scripts = []
-    for i in range(sessions):
-        s24 = build_script_24k(clips, utterances, i, pause_ms)
-        pcm = to_int16(resample(to_float32(s24.pcm), RATE_24K, RATE)).tobytes()
-        spans = [(a * RATE // RATE_24K, -(-b * RATE // RATE_24K)) for a, b in s24.spans]
-        scripts.append(_Script(pcm, s24.texts, spans))
-    return scripts
-
-
 def _one_run(
-    system: System, options: StartOptions, url: str, pid: int, scripts: list[_Script], args: Any
+    system: System, options: StartOptions, url: str, pid: int, scripts: list[Script], args: Any
 ) -> dict[str, Any]:
     run = asyncio.run(
         stream_sessions(
@@ -223,6 +200,7 @@ def _one_run(
     )
     chunk = args.chunk_ms * RATE // 1000
     results: list[UtteranceResult] = []
+    references = [text for s in scripts for text in s.texts[: s.scored]]
     for script, trace in zip(scripts, run.traces, strict=True):
         if not trace.sent_at:
             results += [UtteranceResult(None, None, 0, 0, "")] * script.scored
@@ -232,7 +210,7 @@ def _one_run(
         ends = [trace.sent_at[min(b // chunk, last)] for _, b in script.spans]
         results += score_session(trace.snapshots, script.texts, starts, ends, script.scored)
     streamed_s = sum(len(t.sent_at) for t in run.traces) * args.chunk_ms / 1000  # speech and silence
-    return summarize(results, run, max(streamed_s, 1e-9))
+    return summarize(results, references, run, max(streamed_s, 1e-9))
 
 
 def _passes(p95: float | None) -> bool:
@@ -256,13 +234,13 @@ def _row(count: int, runs: list[dict[str, Any]]) -> dict[str, Any]:
     return row
 
 
-def _sweep(live: dict[str, _Live], args: Any) -> dict[str, list[dict[str, Any]]]:
+def _sweep(live: dict[str, _Live], speech: Speech, args: Any) -> dict[str, list[dict[str, Any]]]:
     """Every count for every system still within the limit; the systems take turns run by run (the
     first to go rotates), so a burst of load from elsewhere on the machine falls on all alike."""
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in live}
     active = list(live)
     for count in args.sweep:
-        scripts = _scripts(args.corpus_dir, count, args.utterances + 1, args.pause_ms)
+        scripts = speech.scripts(count, args.utterances + 1, args.pause_ms)
         repeats = max(args.repeats, 1) if count == args.sweep[0] else 1
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in active}
         for rep in range(repeats):
@@ -332,7 +310,9 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     out: Path = args.output_dir
     out.mkdir(parents=True, exist_ok=True)
-    corpus = write_corpus(args.corpus_dir)
+    corpus = write_corpus(args.corpus_dir)  # a peer warms up on its first file
+    speech = load_speech(args)
+    print(f"speech: {speech.label}", flush=True)
     load_before = os.getloadavg()
     summary: dict[str, dict[str, Any]] = {}
     failed = False
@@ -353,20 +333,19 @@ def run(args: argparse.Namespace) -> int:
             try:
                 server = stack.enter_context(system.start(options))
                 one = _Live(system, options, server.ws_base + system.protocol(options).path, server.pid)
-                _one_run(
-                    system, options, one.url, one.pid, _scripts(args.corpus_dir, 1, 2, args.pause_ms), args
-                )
+                _one_run(system, options, one.url, one.pid, speech.scripts(1, 2, args.pause_ms), args)
                 live[name] = one
             except Exception as exc:  # one system failing must not lose the others' results
                 failed = True
                 print(f"  {system.name} failed to start: {type(exc).__name__}: {exc}")
         if live:
-            for name, sweep_rows in _sweep(live, args).items():
+            for name, sweep_rows in _sweep(live, speech, args).items():
                 if sweep_rows:
                     summary[live[name].system.name] = _figures(live[name], sweep_rows, args)
     rows = ratio_table({name: figures for name, figures in summary.items()})
     report = {
         "settings": {
+            "speech": speech.source,
             "sweep": args.sweep,
             "repeats": args.repeats,
             "utterances_scored_per_session": args.utterances,
@@ -386,9 +365,9 @@ def run(args: argparse.Namespace) -> int:
         "table": rows,
     }
     (out / "compare.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "compare.md").write_text(_markdown(rows))
+    (out / "compare.md").write_text(f"Speech: {speech.label}.\n\n" + _markdown(rows))
     plot_compare(summary, out, FINAL_P95_LIMIT_MS)
-    print()
+    print(f"\nspeech: {speech.label}")
     print(_text_table(rows))
     print(
         f"\nratios are voxrt ÷ peer; written to {out}/: "

@@ -1,12 +1,15 @@
 """The pure parts of ``python -m bench.compare``: each system's messages turned into final and partial
-text, word timing, alignment to the known text, percentiles with missing finals, the ratio table."""
+text, word timing, alignment to the known text, percentiles with missing finals, the ratio table,
+and sessions' scripts built from a manifest of recordings."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from bench.compare.compare import add_arguments, percentiles_missing, ratio_table
@@ -15,6 +18,9 @@ from bench.compare.peers.session import Snapshot
 from bench.compare.peers.voxrt_system import RealtimeProtocol
 from bench.compare.peers.whisperlive import WhisperLiveProtocol
 from bench.compare.peers.whisperlivekit import WhisperLiveKitProtocol
+from bench.compare.speech import Speech, load_speech, manifest_speech
+from voxrt.bench.corpus import write_wav
+from voxrt.bench.stream_client import LEAD_MS, Clip
 
 
 def _segment(start: float, end: float, text: str, completed: bool) -> dict[str, object]:
@@ -185,3 +191,82 @@ def test_cli_accepts_bench_compare() -> None:
     add_arguments(parser)
     args = parser.parse_args(["--systems", "voxrt", "--sweep", "4,1,2"])
     assert args.sweep == [1, 2, 4] and args.repeats == 3
+
+
+def test_cli_takes_a_real_speech_set_or_a_manifest_not_both(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert parser.parse_args([]).set is None and parser.parse_args([]).manifest is None  # Piper
+    assert parser.parse_args(["--set", "en"]).set == "en"
+    assert parser.parse_args(["--manifest", "m.jsonl"]).manifest == Path("m.jsonl")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--set", "en", "--manifest", "m.jsonl"])
+    capsys.readouterr()
+
+
+# Five "recordings" at 8 kHz, as the Asterisk prompts are: 0.2 s of silence, a tone of 0.3 to 0.7 s
+# (one per utterance, so their spans differ), 0.2 s of silence.
+_SILENCE_S, _TONES_S = 0.2, (0.3, 0.4, 0.5, 0.6, 0.7)
+
+
+def _manifest(folder: Path) -> Path:
+    lines = []
+    for index, tone_s in enumerate(_TONES_S):
+        t = np.arange(int(8000 * tone_s)) / 8000
+        quiet = np.zeros(int(8000 * _SILENCE_S))
+        audio = np.concatenate([quiet, 0.3 * np.sin(2 * np.pi * 440 * t), quiet])
+        write_wav(folder / f"{index}.wav", (audio * 32767).astype("<i2"), 8000)
+        lines.append(json.dumps({"audio": f"{index}.wav", "text": f"utterance {index}"}))
+    manifest = folder / "set.jsonl"
+    manifest.write_text("\n".join(lines) + "\n")
+    return manifest
+
+
+def test_manifest_sessions_take_their_scored_utterances_from_the_set_in_order(tmp_path: Path) -> None:
+    manifest = _manifest(tmp_path)
+    args = argparse.Namespace(set=None, manifest=manifest, cache_dir=None, corpus_dir=tmp_path / "none")
+    speech = load_speech(args)
+    assert speech.source == {"kind": "manifest", "set": None, "manifest": str(manifest), "utterances": 5}
+    assert speech.label == f"{manifest} (5 utterances)"
+    assert manifest_speech(manifest, "en").label == f"--set en: {manifest} (5 utterances)"
+    # 2 scored + 1 that follows per session; each session's scored pair follows the one before's
+    scripts = speech.scripts(sessions=3, count=3, pause_ms=300)
+    assert [s.texts for s in scripts] == [
+        ["utterance 0", "utterance 1", "utterance 2"],
+        ["utterance 2", "utterance 3", "utterance 4"],
+        ["utterance 4", "utterance 0", "utterance 1"],  # round again at the end of the set
+    ]
+    assert [s.scored for s in scripts] == [2, 2, 2]
+
+
+def test_manifest_script_is_16k_pcm_with_each_utterances_voiced_span(tmp_path: Path) -> None:
+    (script,) = manifest_speech(_manifest(tmp_path)).scripts(sessions=1, count=3, pause_ms=300)
+    rate, tolerance = 16000, 16 * 5  # resampling smears a hard onset over a few ms
+    lead, pause = LEAD_MS * rate // 1000, 300 * rate // 1000
+    clip_len = [round(rate * (2 * _SILENCE_S + tone_s)) for tone_s in _TONES_S[:3]]
+    assert len(script.pcm) // 2 == pytest.approx(lead + sum(clip_len) + 3 * pause, abs=3)
+    start = lead
+    for (a, b), tone_s, length in zip(script.spans, _TONES_S[:3], clip_len, strict=True):
+        assert a == pytest.approx(start + _SILENCE_S * rate, abs=tolerance)
+        assert b == pytest.approx(start + (_SILENCE_S + tone_s) * rate, abs=tolerance)
+        start += length + pause
+    samples = np.frombuffer(script.pcm, "<i2")
+    a, b = script.spans[0]
+    assert np.abs(samples[a : b + 1]).max() > 0.25 * 32767
+    assert np.abs(samples[:a]).max() < 0.01 * 32767  # nothing voiced before the span
+
+
+def test_piper_sessions_start_one_sentence_apart() -> None:
+    clips = [Clip(f"s{i}", np.full(800, 1000, "<i2"), (0, 799)) for i in range(4)]
+    speech = Speech(clips, {"kind": "piper", "corpus_dir": "corpus", "utterances": 4})
+    assert [s.texts for s in speech.scripts(sessions=2, count=3, pause_ms=100)] == [
+        ["s0", "s1", "s2"],
+        ["s1", "s2", "s3"],
+    ]
+    assert speech.label == "Piper corpus (4 sentences, corpus)"
+
+
+def test_a_manifest_of_no_utterances_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "empty.jsonl").write_text("\n")
+    with pytest.raises(ValueError, match="no utterances"):
+        manifest_speech(tmp_path / "empty.jsonl")

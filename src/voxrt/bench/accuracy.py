@@ -26,12 +26,11 @@ from typing import Any
 
 import httpx
 
-from voxrt.audio import decode_audio, resample
-from voxrt.audio.pcm import to_int16
+from voxrt.audio import decode_audio
 from voxrt.bench.realspeech import LANGUAGES, ManifestEntry, build_manifest, load_manifest
 from voxrt.bench.server import add_server_env_argument, running_server
 from voxrt.bench.stream import match_items, percentiles
-from voxrt.bench.stream_client import RATE, Clip, build_script, speech_span, stream_sessions
+from voxrt.bench.stream_client import RATE, build_script, decode_clip, stream_sessions
 from voxrt.bench.wer import edits, normalize
 from voxrt.config import Settings
 
@@ -92,20 +91,6 @@ def subtitle_text(body: str) -> str:
     return " ".join(lines)
 
 
-def _clip(entry: ManifestEntry) -> Clip:
-    """Any audio file of a manifest as the realtime client streams it: 24 kHz int16 with its speech
-    edges.
-
-    Raises:
-        RuntimeError: the file holds no sample above the edge amplitude.
-    """
-    audio = resample(decode_audio(entry.audio.read_bytes()), 16000, RATE)
-    span = speech_span(audio)
-    if span is None:
-        raise RuntimeError(f"{entry.audio} holds no speech")
-    return Clip(entry.text, to_int16(audio), span)
-
-
 def _raw(entries: list[ManifestEntry], settings: Settings, detect: bool) -> PathRun:
     from faster_whisper import WhisperModel
 
@@ -161,7 +146,7 @@ def _rest(base_url: str, entries: list[ManifestEntry], response_format: str, det
 def _stream(
     url: str, entries: list[ManifestEntry], pid: int, args: argparse.Namespace, detect: bool
 ) -> PathRun:
-    clips = [_clip(e) for e in entries]
+    clips = [decode_clip(e.text, e.audio) for e in entries]
     script = build_script(clips, len(clips), 0, args.pause_ms)
     language = None if detect else entries[0].lang
     run = asyncio.run(stream_sessions(url, [script], args.chunk_ms, pid, language))

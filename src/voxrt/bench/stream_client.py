@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from voxrt.audio import resample
+from voxrt.audio import decode_audio, resample
 from voxrt.audio.pcm import to_float32, to_int16
 from voxrt.bench.realtime_client import Event, RealtimeClient, transcription_session
 
@@ -27,6 +27,7 @@ __all__ = [
     "Script",
     "SessionLog",
     "build_script",
+    "decode_clip",
     "load_clip",
     "process_cpu_s",
     "speech_span",
@@ -145,6 +146,20 @@ def load_clip(text: str, path: Path) -> Clip:
         rate = wav.getframerate()
         samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
     audio = resample(to_float32(samples), rate, RATE)
+    span = speech_span(audio)
+    if span is None:
+        raise RuntimeError(f"{path} holds no speech")
+    return Clip(text, to_int16(audio), span)
+
+
+def decode_clip(text: str, path: Path) -> Clip:
+    """Any audio file voxrt decodes (a manifest's, say) resampled to 24 kHz through 16 kHz, with its
+    speech edges found as ``load_clip`` finds them.
+
+    Raises:
+        RuntimeError: the file holds no sample above the edge amplitude.
+    """
+    audio = resample(decode_audio(path.read_bytes()), 16000, RATE)
     span = speech_span(audio)
     if span is None:
         raise RuntimeError(f"{path} holds no speech")
