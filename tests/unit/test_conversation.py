@@ -241,8 +241,10 @@ async def test_truncate_cuts_the_transcript_and_refuses_a_point_past_the_audio()
     assert truncated["audio_end_ms"] == 1500
     await h.send({"type": "conversation.item.retrieve", "item_id": item["id"]})
     retrieved = await h.wait_for("conversation.item.retrieved")
-    # 0.06 s a character: the first chunk ("Paris is the capital of France.") is 1.86 s long.
-    assert retrieved["item"]["content"][0]["transcript"] == "Paris is the capital"
+    # 0.06 s a character: the first chunk ("Paris is the capital", cut after four words) is 1.2 s
+    # long; 0.3 s into the next ("of France. It lies on the Seine, in the north.", 2.82 s) one of its
+    # ten words has been heard whole.
+    assert retrieved["item"]["content"][0]["transcript"] == "Paris is the capital of"
     await h.send({"type": "conversation.item.delete", "item_id": item["id"]})
     await h.wait_for("conversation.item.deleted")
     await h.send({"type": "conversation.item.retrieve", "item_id": item["id"]})

@@ -219,7 +219,7 @@ class ConversationSettings(Section):
         "not stop playback at speech_started goes on playing after an interruption.",
     )
     first_chunk_words: int = Field(
-        0,
+        4,
         ge=0,
         le=100,
         description="Speak a reply's first words as soon as this many are written, when no clause "
