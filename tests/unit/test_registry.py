@@ -123,6 +123,21 @@ def test_a_language_model_that_cannot_be_used_is_none_with_the_reason(
     asyncio.run(voxtral.aclose())
 
 
+def test_llm_engine_none_loads_no_language_model_and_refuses_conversations() -> None:
+    app = create_app(_settings(llm={"engine": "none"}), engine=ScriptedASR())
+    assert state(app).models.llm is None
+    with TestClient(app) as client:
+        _wait_for(lambda: client.get("/ready").status_code == 200)
+        assert all(m.get("voxrt", {}).get("kind") != "llm" for m in client.get("/v1/models").json()["data"])
+        with client.websocket_connect("/v1/realtime") as ws:
+            error = ws.receive_json()
+        assert error["type"] == "error"
+        assert error["error"]["code"] == "conversation_unavailable"
+        assert error["error"]["message"].endswith("this server has none: llm.engine is none.")
+        with client.websocket_connect("/v1/realtime?intent=transcription") as ws:
+            assert ws.receive_json()["type"] == "session.created"  # transcription is unaffected
+
+
 def test_engines_share_the_pool_and_close_joins_it() -> None:
     settings = _settings(asr={"num_workers": 3})
     models = Models(settings, asr=create_asr_engine(settings.asr, pool=None), llm=ScriptedResponder([]))

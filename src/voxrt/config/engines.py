@@ -149,11 +149,12 @@ class AsrSettings(Section):
 
 
 class LlmSettings(Section):
-    engine: Literal["llama_cpp", "openai_compat", "voxtral"] = Field(
+    engine: Literal["llama_cpp", "openai_compat", "voxtral", "none"] = Field(
         "llama_cpp",
         description="Responder: llama_cpp (a GGUF model in process, voxrt[llm] extra), openai_compat (any "
         "OpenAI-compatible chat server: vLLM, llama.cpp, Ollama, Mistral), voxtral (the loaded Voxtral "
-        "recognizer answers from the user's audio; needs asr.engine: voxtral).",
+        "recognizer answers from the user's audio; needs asr.engine: voxtral), none (no language model: "
+        "a transcription and speech server, conversations refused; the embedded model's memory saved).",
     )
     model: str | None = Field(
         None,

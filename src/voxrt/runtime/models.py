@@ -2,8 +2,8 @@
 by every session and request, closed at shutdown.
 
 ``vad`` and ``asr`` are always there. ``tts`` is None when ``tts.engine`` resolves to none.
-``llm`` is None when its engine cannot be used as configured (its package or model is not
-installed, a setting it needs is missing, voxtral without the Voxtral recognizer);
+``llm`` is None when ``llm.engine`` is none or cannot be used as configured (its package or model is
+not installed, a setting it needs is missing, voxtral without the Voxtral recognizer);
 ``llm_unavailable`` keeps why, so that a conversation can be refused with the reason.
 
 The recognizer (faster_whisper), the synthesizer and the llama_cpp responder run in one
@@ -69,6 +69,9 @@ class Models:
             raise
 
     def _responder(self) -> Responder | None:
+        if self.settings.llm.engine == "none":
+            self.llm_unavailable = "llm.engine is none."
+            return None
         try:
             return create_responder(self.settings.llm, self.asr, self.pool)
         except ConfigError as exc:
