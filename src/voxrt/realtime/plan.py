@@ -31,7 +31,7 @@ class ResponsePlan:
     max_output_tokens: int | Literal["inf"]
     max_audio_s: float
     audio_lead_s: float  # most audio sent ahead of the client's (real-time) playback
-    first_chunk_words: int | None  # the first speakable chunk ends after this many words at most
+    first_chunk_words: int  # the first speakable chunk ends after this many words at most (0: at a clause)
     metadata: dict[str, str] | None = None
 
 
@@ -90,6 +90,6 @@ def plan_reply(
         max_output_tokens=limit,
         max_audio_s=settings.conversation.max_response_audio_s,
         audio_lead_s=settings.conversation.audio_lead_ms / 1000,
-        first_chunk_words=settings.conversation.first_chunk_words or None,
+        first_chunk_words=settings.conversation.first_chunk_words,
         metadata=request.metadata,
     )

@@ -78,7 +78,7 @@ class SentenceChunker:
     """Streamed text in (``push``), speakable chunks out, in order.
 
     The first chunk ends at the first clause boundary (comma, colon, dash) after
-    ``first_min_chars``, or, with ``first_max_words``, after that many words when no boundary came
+    ``first_min_chars``, or, with ``first_max_words`` above 0, after that many words when no boundary came
     sooner (at the first word from there that is neither a number, whose unit may follow, nor a
     short word such as "the" or "at", which leans on the next); later ones at sentence ends or line
     breaks, short sentences joined until ``min_chars``. A run of text with no boundary is cut at a
@@ -90,7 +90,7 @@ class SentenceChunker:
         first_min_chars: int = 20,
         min_chars: int = 40,
         max_chars: int = 300,
-        first_max_words: int | None = None,
+        first_max_words: int = 0,
     ) -> None:
         self.first_min_chars = first_min_chars
         self.first_max_words = first_max_words
@@ -153,7 +153,6 @@ class SentenceChunker:
     def _word_cut(self, text: str) -> int | None:
         """The end of the ``first_max_words``-th word, or of the first later one of more than three
         letters, once a space follows it; or None."""
-        assert self.first_max_words is not None
         for count, match in enumerate(_WORD.finditer(text), start=1):
             complete = match.end() < len(text)  # a space follows: the word is whole
             if count >= self.first_max_words and complete and _CUT_AFTER.fullmatch(match.group()):
