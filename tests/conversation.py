@@ -20,9 +20,11 @@ from voxrt.llm import Responder
 from voxrt.realtime.conversation import ConversationSession
 from voxrt.vad import create_vad
 
-__all__ = ["AUDIO_END", "AUDIO_TURN", "USER_TURN", "Harness", "assert_ga", "collapse"]
+__all__ = ["AUDIO_END", "AUDIO_TURN", "REPLY", "USER_TURN", "Harness", "assert_ga", "collapse"]
 
 RATE = 24000
+# A scripted reply as a model streams it: four deltas, two sentences, clauses inside.
+REPLY = ["Paris is the capital", " of France.", " It lies on the Seine,", " in the north."]
 SERVER_EVENT: TypeAdapter[Any] = TypeAdapter(RealtimeServerEvent)
 
 
