@@ -10,7 +10,6 @@ import pytest
 from tests.speech import RATE, noise, sentences, speech_stream
 from voxrt.config import VadSettings
 from voxrt.vad import Segmenter, SegmenterEvent, SpeechStarted, SpeechStopped, VADModel, create_vad
-from voxrt.vad.segmenter import TRAILING_PAD_MS
 
 CHUNK = 320  # 20 ms pushes, as a realtime client sends them
 
@@ -53,7 +52,7 @@ def test_five_sentences_with_default_settings(silero: VADModel) -> None:
         assert true_start - defaults.prefix_padding_ms - 100 <= start_ms <= true_start
         assert abs(stop.audio_end_ms - true_end) <= 300
         assert not stop.forced
-        expected = (stop.audio_end_ms - start_ms + TRAILING_PAD_MS) * 16
+        expected = (stop.audio_end_ms - start_ms + defaults.trailing_pad_ms) * 16
         assert abs(len(stop.audio) - expected) <= 512
         # The event comes silence_duration_ms after the end of speech (plus frame and chunk rounding).
         endpoint_ms = emitted_at - stop.audio_end_ms

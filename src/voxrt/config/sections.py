@@ -103,6 +103,13 @@ class VadSettings(Section):
         le=10000,
         description="Silence that ends an utterance, in ms (OpenAI's default is 500).",
     )
+    trailing_pad_ms: int = Field(
+        100,
+        ge=0,
+        le=2000,
+        description="Audio kept after the end of speech, in ms (word endings the VAD called silence); a "
+        "speculative final starts once this much silence has followed the speech (README: Conversations).",
+    )
     max_utterance_s: float = Field(
         30.0,
         ge=1.0,

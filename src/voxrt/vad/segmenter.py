@@ -26,8 +26,8 @@ Semantics:
   ``SpeechStopped.audio_end_ms`` is the end of that last voiced frame (the end
   of speech, from which ``endpoint_ms`` is measured), not the moment the
   silence window closed. ``SpeechStopped.audio`` is the utterance from
-  ``audio_start_ms`` to ``audio_end_ms`` plus up to ``TRAILING_PAD_MS`` of the
-  audio after it.
+  ``audio_start_ms`` to ``audio_end_ms`` plus up to ``trailing_pad_ms`` of the
+  audio after it (word endings the VAD called silence).
 * ``max_utterance_s``: once an utterance is longer than 80% of it, any unvoiced
   frame ends it (a cut at the next pause, ``forced=False``). If it would grow
   past the limit, it is cut hard at the start of the frame that would cross
@@ -52,10 +52,8 @@ from voxrt.audio.decode import SAMPLE_RATE
 from voxrt.config import VadSettings
 from voxrt.vad.base import VADStream
 
-__all__ = ["TRAILING_PAD_MS", "Segmenter", "SegmenterEvent", "SpeechStarted", "SpeechStopped"]
+__all__ = ["Segmenter", "SegmenterEvent", "SpeechStarted", "SpeechStopped"]
 
-# Audio kept after the end of speech so the recognizer hears word endings the VAD called silence.
-TRAILING_PAD_MS = 200
 # Once in speech, a frame stays voiced down to threshold - HYSTERESIS (Silero's neg_threshold).
 HYSTERESIS = 0.15
 _MIN_OFF_THRESHOLD = 0.01
@@ -165,7 +163,7 @@ class Segmenter:
         self._silence = (max_silence_ms or options.silence_duration_ms) * _SAMPLES_PER_MS  # ends speech
         self._max = int(options.max_utterance_s * SAMPLE_RATE)
         self._pause_cut = int(PAUSE_CUT_FRACTION * self._max)
-        self._pad = TRAILING_PAD_MS * _SAMPLES_PER_MS
+        self._pad = options.trailing_pad_ms * _SAMPLES_PER_MS
         self._history = _History()
         self._clear_state()
 
@@ -207,7 +205,7 @@ class Segmenter:
 
     def settled_audio(self) -> np.ndarray | None:
         """The open utterance as ``SpeechStopped`` would carry it if the silence window closed now
-        (speech plus ``TRAILING_PAD_MS``); ``None`` while less than the pad has followed the speech.
+        (speech plus ``trailing_pad_ms``); ``None`` while less than the pad has followed the speech.
 
         Lets a caller start decoding at silence onset, before the utterance is known to be over.
         """
