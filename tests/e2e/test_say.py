@@ -44,7 +44,9 @@ def test_say_writes_each_format(tmp_path: Path) -> None:
         seconds, rate = _seconds_and_rate(tmp_path / name)
         assert 1.5 < seconds < 6.0 and rate == 24000
     heard = _voxrt("transcribe", str(tmp_path / "out.mp3"))
-    assert wer([SPOKEN], [heard.stdout]) <= 0.2, heard.stdout
+    # Piper varies its speech run to run, and the model writes the time as "10 30" or "ten thirty"
+    # (the normaliser makes the latter "1030"): either way of writing it is the same words heard.
+    assert min(wer([SPOKEN], [heard.stdout]), wer([TEXT], [heard.stdout])) <= 0.2, heard.stdout
 
 
 def test_say_reads_stdin_with_an_espeak_voice(tmp_path: Path) -> None:
