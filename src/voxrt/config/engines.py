@@ -191,11 +191,11 @@ class LlmSettings(Section):
         2048, ge=256, le=131072, description="llama_cpp: context window per conversation, in tokens."
     )
     max_parallel: int = Field(
-        2,
+        8,
         ge=1,
         le=64,
-        description="llama_cpp: replies generated at once (one model context each); more wait their turn. "
-        "openai_compat: most requests in flight.",
+        description="llama_cpp: replies generated at once (one model context each, ~65 MB with SmolLM2); "
+        "more wait for one to finish. openai_compat: most requests in flight.",
     )
     base_url: str | None = Field(
         None,
