@@ -1,4 +1,4 @@
-"""``voxrt``: serve | transcribe | say | voices | setup | bench | config."""
+"""``voxrt``: serve | transcribe | say | voices | setup | talk | config | bench."""
 
 from __future__ import annotations
 
@@ -160,6 +160,14 @@ def _setup(args: argparse.Namespace) -> int:
     return setup_kokoro(_settings(args))
 
 
+def _talk(args: argparse.Namespace) -> int:
+    import os
+
+    from voxrt.talk import run
+
+    return run(args, dict(os.environ))
+
+
 def _config(args: argparse.Namespace) -> int:
     if args.action == "example":
         sys.stdout.write(example_yaml())
@@ -221,6 +229,12 @@ def _parser(argv: list[str]) -> argparse.ArgumentParser:
     setup = sub.add_parser("setup", parents=[common], help="one-off set-up steps (before serving)")
     setup.add_argument("what", choices=["kokoro"], help="kokoro: voices file from npm kokoro-js, model")
     setup.set_defaults(func=_setup)
+
+    from voxrt.talk import add_arguments as add_talk_arguments
+
+    talk = sub.add_parser("talk", help="talk with a running server through the microphone and speaker")
+    add_talk_arguments(talk)
+    talk.set_defaults(func=_talk)
 
     cfg = sub.add_parser("config", parents=[common], help="show the effective config or an example")
     cfg.add_argument("action", choices=["show", "example"])
