@@ -7,6 +7,7 @@ import asyncio
 import importlib
 import ipaddress
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -161,8 +162,6 @@ def _setup(args: argparse.Namespace) -> int:
 
 
 def _talk(args: argparse.Namespace) -> int:
-    import os
-
     from voxrt.talk import run
 
     return run(args, dict(os.environ))

@@ -22,6 +22,9 @@ from typing import Any
 
 import numpy as np
 from websockets.asyncio.client import connect
+from websockets.exceptions import WebSocketException
+
+from voxrt.bench.realtime_client import append_event
 
 __all__ = ["Playback", "add_arguments", "converse", "run"]
 
@@ -49,8 +52,11 @@ class Playback:
     def end(self, item_id: str) -> None:
         """All of ``item_id``'s audio has arrived."""
         with self._lock:
-            self._ended.add(item_id)
-            self._forget_played()
+            if item_id in self._cut:
+                self._cut.discard(item_id)  # nothing more of it will arrive
+            elif item_id in self._played:
+                self._ended.add(item_id)
+                self._forget_played()
 
     def pull(self, frames: int) -> np.ndarray:
         """The next ``frames`` samples to play (silence where nothing is queued)."""
@@ -111,7 +117,7 @@ async def converse(
             async for block in microphone:
                 if reader.done():
                     break
-                await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": _b64(block)}))
+                await ws.send(append_event(block))
         finally:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
@@ -152,10 +158,7 @@ async def _read(ws: Any, playback: Playback, say: Callable[[str], None]) -> None
                 if not ready:  # the session was refused
                     raise RuntimeError(event["error"]["message"])
                 say(f"(error: {event['error']['message']})")
-
-
-def _b64(pcm: bytes) -> str:
-    return base64.b64encode(pcm).decode()
+    say(f"(the server closed the connection{': ' + ws.close_reason if ws.close_reason else ''})")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -208,7 +211,7 @@ def run(args: argparse.Namespace, environ: dict[str, str]) -> int:
             )  # fmt: skip
     except KeyboardInterrupt:
         return 0
-    except (OSError, RuntimeError, sd.PortAudioError) as exc:
+    except (OSError, RuntimeError, WebSocketException, sd.PortAudioError) as exc:
         print(f"voxrt talk: {exc}", file=sys.stderr)
         return 1
     return 0
