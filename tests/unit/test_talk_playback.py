@@ -39,4 +39,3 @@ def test_a_reply_whose_audio_has_not_all_arrived_is_still_playing_when_its_queue
     playback.push("slow", _pcm(40))
     playback.pull(RATE // 10)  # played all there was; more is coming
     assert playback.stop() == [("slow", 40)]
-
