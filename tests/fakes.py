@@ -98,11 +98,13 @@ class ToneTTS(TTSEngine):
         super().__init__()
         self.s_per_char, self.delay_s = s_per_char, delay_s
         self.spoken: list[str] = []
+        self.started_at: list[float] = []  # when each chunk's synthesis started (perf_counter)
 
     def _load(self) -> None:
         pass
 
     def _synthesize(self, text: str, voice: str, speed: float) -> Iterator[np.ndarray]:
+        self.started_at.append(time.perf_counter())
         time.sleep(self.delay_s)
         self.spoken.append(text)
         n = int(len(text) * self.s_per_char * self.sample_rate)

@@ -288,9 +288,12 @@ async def test_the_reply_is_written_from_the_speculative_transcript_before_the_t
     committed = await h.wait_for("input_audio_buffer.committed")
     committed_at = next(t for t, e in h.events if e is committed)
     # Preemptive: the model was asked once, during the silence window (before the commit), and the
-    # reply adopted that draft; otherwise it was asked once, after the transcript.
+    # reply adopted that draft, whose first words were voiced then too; otherwise both came after
+    # the transcript. Either way each chunk was voiced once.
     assert len(responder.seen) == 1
     assert (responder.asked_at[0] < committed_at) == preemptive
+    assert (h.tts.started_at[0] < committed_at) == preemptive
+    assert h.tts.spoken == ["Paris is the capital", "of France.", "It lies on the Seine, in the north."]
     assert done["response"]["status"] == "completed"
     transcript = h.of("response.output_audio_transcript.done")[0]["transcript"]
     assert transcript == "Paris is the capital of France. It lies on the Seine, in the north."

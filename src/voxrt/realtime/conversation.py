@@ -298,7 +298,7 @@ class ConversationSession(InputSession):
             return
         provisional = Item(item_id, role="user", content_type="input_audio", text=transcript)
         plan = self._plan(ResponseIn(), provisional)
-        self._draft = (item_id, transcript, Draft(self.responder, plan.messages, plan.options))
+        self._draft = (item_id, transcript, Draft(self.responder, plan, self.tts))
 
     def _take_draft(self, item_id: str, transcript: str) -> Draft | None:
         """The draft written for this turn's transcript, if any (any other is dropped)."""

@@ -4,7 +4,9 @@ silence window has closed, and the reply adopts what it wrote when the turn ends
 A ``Draft`` is the responder's stream run ahead in a task, its deltas kept in order. It is adopted
 by a ``Response`` whose model input is exactly the draft's (same messages, same options), and
 dropped (generation stopped) when speech resumes, the transcript comes out different, or the
-conversation changed meanwhile.
+conversation changed meanwhile. A draft of a spoken reply also voices its first speakable chunk
+as soon as it is written; the response takes that audio when its own first chunk is the same
+text in the same voice, so the first words can be ready before the turn has ended.
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ import time
 from types import TracebackType
 from typing import Any
 
-from voxrt.llm import ChatMessage, Delta, LLMMetrics, Responder, ResponseOptions
+import numpy as np
+
+from voxrt.llm import ChatMessage, Delta, LLMMetrics, Responder, ResponseOptions, ToolCall
+from voxrt.realtime.plan import ResponsePlan
+from voxrt.runtime import Priority
+from voxrt.tts import TTSEngine
+from voxrt.tts.chunker import SentenceChunker
 
 __all__ = ["Draft"]
 
@@ -23,33 +31,69 @@ class Draft:
     """A reply being written ahead; iterate it (``async with``) as a ``Response`` iterates an
     ``LLMStream``: the deltas written so far come at once, then the rest as they are written."""
 
-    def __init__(self, responder: Responder, messages: list[ChatMessage], options: ResponseOptions) -> None:
-        self.messages, self.options = messages, options
+    def __init__(self, responder: Responder, plan: ResponsePlan, tts: TTSEngine | None) -> None:
+        self.plan = plan
         self.metrics: LLMMetrics | None = None
         self.first_token_at: float | None = None
         self._deltas: asyncio.Queue[Delta | BaseException | None] = asyncio.Queue()
+        self._tts = tts if plan.modality == "audio" else None
+        self._chunker = SentenceChunker(first_max_words=plan.first_chunk_words)
+        self._speech: tuple[str, asyncio.Task[list[np.ndarray]]] | None = None  # first chunk, its audio
         self._task = asyncio.create_task(self._run(responder))
 
     def matches(self, messages: list[ChatMessage], options: ResponseOptions) -> bool:
         """Whether a reply to ``messages`` with ``options`` would be this one."""
-        return options == self.options and _wire(messages) == _wire(self.messages)
+        return options == self.plan.options and _wire(messages) == _wire(self.plan.messages)
+
+    def speech(self, text: str, plan: ResponsePlan) -> asyncio.Task[list[np.ndarray]] | None:
+        """The audio of ``text`` said as ``plan`` says it, when this draft voiced exactly that as
+        its first chunk; the caller owns the task from then on."""
+        if self._speech is None or self._speech[0] != text or _said_as(plan) != _said_as(self.plan):
+            return None
+        task, self._speech = self._speech[1], None
+        return task
 
     def drop(self) -> None:
-        """Stop writing (the token being computed, if any, is the last)."""
+        """Stop writing (the token being computed, if any, is the last) and voicing."""
         self._task.cancel()
+        if self._speech is not None:
+            self._speech[1].cancel()
+            self._speech = None
 
     async def _run(self, responder: Responder) -> None:
         try:
-            async with responder.stream(self.messages, self.options) as reply:
+            async with responder.stream(self.plan.messages, self.plan.options) as reply:
                 async for delta in reply:
                     if self.first_token_at is None:
                         self.first_token_at = time.perf_counter()
                     self._deltas.put_nowait(delta)
+                    self._chunk(delta)
+            self._chunk(None)
             self.metrics = reply.metrics
         except Exception as exc:  # handed to the response that adopts the draft
             self._deltas.put_nowait(exc)
         finally:
             self._deltas.put_nowait(None)
+
+    def _chunk(self, delta: Delta | None) -> None:
+        """Follow the text as a response's chunker would (``None``: the end) until the first
+        speakable chunk, then start voicing it."""
+        if self._tts is None:
+            return
+        texts = self._chunker.push(delta) if isinstance(delta, str) else self._chunker.flush()
+        if texts:
+            self._speech = (texts[0], asyncio.create_task(self._voice(self._tts, texts[0])))
+        if texts or isinstance(delta, ToolCall):  # a tool call first: its result comes before words
+            self._tts = None
+
+    async def _voice(self, tts: TTSEngine, text: str) -> list[np.ndarray]:
+        plan = self.plan
+        return [
+            audio
+            async for audio in tts.synthesize(
+                text, plan.voice, plan.speed, sample_rate=plan.output_format.rate, priority=Priority.TTS
+            )
+        ]
 
     def __aiter__(self) -> Draft:
         return self
@@ -68,7 +112,11 @@ class Draft:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.drop()
+        self._task.cancel()  # the speech, if any, is the response's to take (or ``drop``'s to stop)
+
+
+def _said_as(plan: ResponsePlan) -> tuple[str, float, int]:
+    return plan.voice, plan.speed, plan.output_format.rate
 
 
 def _wire(messages: list[ChatMessage]) -> list[dict[str, Any]]:

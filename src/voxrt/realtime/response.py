@@ -14,7 +14,7 @@ import asyncio
 import base64
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -192,6 +192,8 @@ class Response:
         finally:
             writer.cancel()
             voice.cancel()
+            if self._draft is not None:
+                self._draft.drop()  # speech it voiced that this reply did not take
 
     async def _write(self, chunks: asyncio.Queue[str | ToolCall | None]) -> None:
         """The responder's reply into ``chunks``: speakable text (or, for text output, each delta as
@@ -262,12 +264,11 @@ class Response:
                 pieces.put_nowait(chunk)
                 if isinstance(chunk, ToolCall) or plan.modality == "text":
                     continue
-                assert self._tts is not None
+                ahead = None
                 if self.times.first_chunk is None:
                     self.times.first_chunk = time.perf_counter()
-                async for audio in self._tts.synthesize(
-                    chunk, plan.voice, plan.speed, sample_rate=rate, priority=Priority.TTS
-                ):
+                    ahead = self._draft.speech(chunk, plan) if self._draft is not None else None
+                async for audio in self._speak(chunk, ahead):
                     if self.times.first_audio is None:
                         self.times.first_audio = time.perf_counter()
                     for start in range(0, len(audio), size):
@@ -278,6 +279,21 @@ class Response:
                         await self._room.wait()
         finally:
             pieces.put_nowait(None)
+
+    async def _speak(
+        self, text: str, ahead: asyncio.Task[list[np.ndarray]] | None
+    ) -> AsyncIterator[np.ndarray]:
+        """The audio of ``text``: voiced ahead by the draft (``ahead``), or now."""
+        if ahead is not None:
+            for audio in await ahead:
+                yield audio
+            return
+        assert self._tts is not None
+        plan = self.plan
+        async for audio in self._tts.synthesize(
+            text, plan.voice, plan.speed, sample_rate=plan.output_format.rate, priority=Priority.TTS
+        ):
+            yield audio
 
     async def _send(self, piece: str | np.ndarray) -> None:
         """A chunk's transcript delta, or a piece of its audio once the client's playback is less
