@@ -41,6 +41,13 @@ def responder() -> ScriptedResponder:
     return scripted
 
 
+async def started(tts: ToneTTS, count: int) -> None:
+    """Wait until ``count`` syntheses have started."""
+    async with asyncio.timeout(5):
+        while len(tts.started_at) < count:
+            await asyncio.sleep(0.01)
+
+
 @pytest.fixture
 def tts() -> ToneTTS:
     engine = ToneTTS(delay_s=0.2)
@@ -53,8 +60,7 @@ async def test_the_first_chunk_is_voiced_ahead_and_handed_once_to_a_reply_said_t
 ) -> None:
     draft = Draft(responder(), PLAN, tts)
     assert "".join([delta async for delta in draft if isinstance(delta, str)]) == "".join(REPLY)
-    await asyncio.sleep(0.05)
-    assert tts.started_at, "voicing starts once the first chunk is written"
+    await started(tts, 1)  # voicing starts once the first chunk is written, unasked
     assert draft.speech(FIRST, dataclasses.replace(PLAN, voice="alloy")) is None  # another voice
     assert draft.speech(FIRST, dataclasses.replace(PLAN, speed=1.5)) is None
     assert draft.speech(FIRST, dataclasses.replace(PLAN, output_format=AudioFormat(rate=16000))) is None
@@ -73,7 +79,7 @@ async def test_dropping_a_draft_stops_its_voicing_and_a_text_reply_voices_nothin
         [audio async for audio in tts.synthesize("Busy.")]
 
     busy_task = asyncio.create_task(busy())
-    await asyncio.sleep(0.05)
+    await started(tts, 1)
     draft = Draft(responder(), PLAN, tts)
     [delta async for delta in draft]  # the first chunk's synthesis is queued behind "Busy."
     draft.drop()

@@ -20,7 +20,6 @@ import numpy as np
 
 from voxrt.llm import ChatMessage, Delta, LLMMetrics, Responder, ResponseOptions, ToolCall
 from voxrt.realtime.plan import ResponsePlan
-from voxrt.runtime import Priority
 from voxrt.tts import TTSEngine
 from voxrt.tts.chunker import SentenceChunker
 
@@ -87,13 +86,7 @@ class Draft:
             self._tts = None
 
     async def _voice(self, tts: TTSEngine, text: str) -> list[np.ndarray]:
-        plan = self.plan
-        return [
-            audio
-            async for audio in tts.synthesize(
-                text, plan.voice, plan.speed, sample_rate=plan.output_format.rate, priority=Priority.TTS
-            )
-        ]
+        return [audio async for audio in self.plan.speak(tts, text)]
 
     def __aiter__(self) -> Draft:
         return self

@@ -3,8 +3,11 @@ conversation's items within the memory bounds) and options, and how it is said."
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Literal
+
+import numpy as np
 
 from voxrt.audio.pcm import AudioFormat
 from voxrt.config import Settings
@@ -12,6 +15,7 @@ from voxrt.llm import ChatMessage, Conversation, Responder, ResponseOptions
 from voxrt.realtime.conversation_config import ConversationConfig, ResponseIn, chat_tool_choice
 from voxrt.realtime.events import InvalidEvent
 from voxrt.realtime.items import Item, chat_messages
+from voxrt.runtime import Priority
 from voxrt.tts import TTSEngine
 
 __all__ = ["ResponsePlan", "plan_reply"]
@@ -33,6 +37,13 @@ class ResponsePlan:
     audio_lead_s: float  # most audio sent ahead of the client's (real-time) playback
     first_chunk_words: int  # the first speakable chunk ends after this many words at most (0: at a clause)
     metadata: dict[str, str] | None = None
+
+    def speak(self, tts: TTSEngine, text: str) -> AsyncIterator[np.ndarray]:
+        """``text`` spoken as this reply speaks (its voice, speed and output rate), at the active
+        reply's priority."""
+        return tts.synthesize(
+            text, self.voice, self.speed, sample_rate=self.output_format.rate, priority=Priority.TTS
+        )
 
 
 def plan_reply(

@@ -28,7 +28,6 @@ from voxrt.realtime.events import error_event, server_event
 from voxrt.realtime.items import Item, Items
 from voxrt.realtime.plan import ResponsePlan
 from voxrt.realtime.protocol import Outbox, new_id
-from voxrt.runtime import Priority
 from voxrt.tts import TTSEngine
 from voxrt.tts.chunker import SentenceChunker
 
@@ -289,10 +288,7 @@ class Response:
                 yield audio
             return
         assert self._tts is not None
-        plan = self.plan
-        async for audio in self._tts.synthesize(
-            text, plan.voice, plan.speed, sample_rate=plan.output_format.rate, priority=Priority.TTS
-        ):
+        async for audio in self.plan.speak(self._tts, text):
             yield audio
 
     async def _send(self, piece: str | np.ndarray) -> None:
