@@ -38,12 +38,13 @@ class Harness:
         asr_text: str = "What is the capital of France?",
         tts: ToneTTS | None = None,
         llm: dict[str, Any] | None = None,
+        partials: bool = False,
         **conversation: Any,
     ) -> None:
         settings = load_settings(
             overrides={
                 "vad": {"engine": "energy", "silence_duration_ms": 300},
-                "realtime": {"partials": False},
+                "realtime": {"partials": partials},
                 "conversation": conversation,
                 "llm": llm or {},
             }

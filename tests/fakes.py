@@ -62,12 +62,16 @@ class ScriptedResponder(Responder):
         self.closed = False
         self.seen: list[list[ChatMessage]] = []  # the messages of each reply asked for
         self.asked_at: list[float] = []  # when (perf_counter)
+        self.prefilled: list[tuple[float, str]] = []  # when each prefill came, its last message's text
 
     def _load(self) -> None:
         pass
 
     async def aclose(self) -> None:
         pass
+
+    async def prefill(self, messages: list[ChatMessage], options: ResponseOptions) -> None:
+        self.prefilled.append((time.perf_counter(), messages[-1].content))
 
     async def _stream(
         self, messages: list[ChatMessage], options: ResponseOptions, usage: Usage

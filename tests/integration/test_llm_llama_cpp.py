@@ -109,6 +109,41 @@ def test_concurrent_conversations_each_get_their_own_answer(responder: Responder
     assert len(set(alone)) == 3
 
 
+def test_a_question_prefilled_as_it_is_heard_leaves_its_reply_only_its_last_words(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import llama_cpp
+
+    batches: list[int] = []  # tokens in each llama.cpp evaluation (a spy: it calls the real one)
+    evaluate = llama_cpp.Llama.eval
+
+    def counted(llm: Any, tokens: list[int]) -> None:
+        batches.append(len(tokens))
+        evaluate(llm, tokens)
+
+    monkeypatch.setattr(llama_cpp.Llama, "eval", counted)
+    history = [
+        *_ask("What is the capital of France?"),
+        ChatMessage("assistant", "The capital of France is Paris."),
+    ]
+    question = ChatMessage("user", "What is the boiling point of water?")
+    heard = ChatMessage("user", "What is the boiling point")
+    replies, prompt_batches = [], []
+    for prefill in (False, True):
+        fresh = _responder(max_parallel=1)
+        fresh.load()
+        if prefill:
+            asyncio.run(fresh.prefill([*history, heard], GREEDY))
+            assert batches[-1] > 30  # the system prompt, the first turn and the words heard
+        batches.clear()
+        replies.append(asyncio.run(_text(fresh.stream([*history, question], GREEDY))))
+        prompt_batches.append(batches[0])
+        asyncio.run(fresh.aclose())
+    # The same answer; the prefilled reply evaluated only "of water?" and the turn's markers.
+    assert replies[0] == replies[1] and "boiling point" in replies[0], replies
+    assert prompt_batches[0] > 40 and prompt_batches[1] <= 12, prompt_batches
+
+
 def test_counts_tokens_with_the_model_tokenizer(responder: Responder) -> None:
     assert responder.count_tokens("Hello") == 1
     assert responder.count_tokens("What is the capital of France?") == 7

@@ -301,6 +301,26 @@ async def test_the_reply_is_written_from_the_speculative_transcript_before_the_t
     await h.close()
 
 
+@pytest.mark.parametrize("preemptive", [True, False])
+async def test_the_words_heard_so_far_are_prefilled_before_the_reply_is_written(preemptive: bool) -> None:
+    responder = ScriptedResponder(list(REPLY))
+    h = Harness(responder, partials=True, preemptive_generation=preemptive)
+    await h.speak(1.5, speed=1.0)
+    await h.wait_for("response.done")
+    deltas = [e["delta"] for e in h.of("conversation.item.input_audio_transcription.delta")]
+    heard = ["".join(deltas[: i + 1]) for i in range(len(deltas))]
+    assert heard and heard[-1] == "What is the capital of France?"
+    # Preemptive: the model was handed the words heard so far (the latest, when several came while
+    # a prefill ran), all before it was asked for the reply; otherwise never.
+    prefilled = [text for _, text in responder.prefilled]
+    if preemptive:
+        assert prefilled and set(prefilled) <= set(heard) and prefilled[-1] == heard[-1]
+        assert max(t for t, _ in responder.prefilled) < responder.asked_at[0]
+    else:
+        assert prefilled == []
+    await h.close()
+
+
 async def test_speech_resuming_after_the_speculative_transcript_drops_the_draft() -> None:
     responder = ScriptedResponder(["Fine."], gap_s=0.3)
     h = Harness(responder, preemptive_generation=True)

@@ -192,6 +192,12 @@ class Responder(ABC):
         """Tokens ``text`` takes in this model's prompt (an estimate unless the engine has a tokenizer)."""
         return estimate_tokens(text)
 
+    async def prefill(self, messages: list[ChatMessage], options: ResponseOptions) -> None:
+        """Evaluate ahead what a reply to ``messages`` would, up to the end of the last message's
+        text (the person's words so far; more may follow), where the engine keeps the evaluated
+        prompt for the reply; a best effort that never fails. Nothing, unless the engine says so."""
+        return None
+
     def stream(self, messages: list[ChatMessage], options: ResponseOptions) -> LLMStream:
         """Start a reply to ``messages``.
 

@@ -6,15 +6,18 @@ weights are memory-mapped once); a reply borrows one for its whole length, so co
 conversations never share a KV cache, and waits while all are lent. Tokens are generated one step
 per job at ``Priority.LLM`` (``runtime.iterate``) in the server's one inference pool (or, standalone,
 a pool of the responder's own): a reply whose consumer leaves stops before its next token.
+``prefill`` evaluates a reply's prompt while the person is still speaking, so that the reply, when
+it comes, finds all but the last words evaluated.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections import deque
-from collections.abc import AsyncGenerator, Iterator
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, Iterator, Sequence
+from contextlib import aclosing, suppress
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -29,8 +32,11 @@ from voxrt.runtime import Priority, PriorityPool, iterate
 
 __all__ = ["SMOLLM2", "LlamaCppResponder", "resolve_gguf"]
 
+log = logging.getLogger(__name__)
+
 SMOLLM2 = "SmolLM2-135M-Instruct"
 _SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_CUT = "\ue000"  # marks where the words heard so far end in a rendered prompt (a private-use character)
 
 
 def resolve_gguf(model: str | None) -> Path:
@@ -73,23 +79,36 @@ def _llama_cpp() -> Any:
 
 
 class _Contexts:
-    """Model contexts lent to one reply at a time; ``take`` waits while all are lent.
+    """Model contexts lent to one reply (or one prefill) at a time; ``take`` waits while all are lent.
 
     A context keeps the tokens of the last prompt it evaluated, and llama.cpp evaluates only what
     follows their common prefix, so a reply goes to the free context whose last prompt shares the
-    most leading messages with its own: a conversation's next turn finds its history (and every
-    conversation the system prompt) already evaluated.
+    most with its own (leading messages, then the characters of the next one): a conversation's
+    next turn finds its history, and what a prefill evaluated of the question, already there (and
+    every conversation the system prompt). A context lent to a prefill that would share more than
+    any free one is waited for: a prefill is short.
     """
 
     def __init__(self) -> None:
         self._free: deque[Any] = deque()
         self._waiters: deque[asyncio.Future[Any]] = deque()
         self._prompts: dict[int, list[dict[str, Any]]] = {}  # id(context) -> its last prompt
+        self._prefilling: dict[int, tuple[Any, asyncio.Future[None]]] = {}  # id -> context, its end
 
     async def take(self, prompt: list[dict[str, Any]]) -> Any:
-        if self._free:
-            context = max(self._free, key=lambda c: _shared(self._prompts.get(id(c), []), prompt))
-            self._free.remove(context)
+        while True:
+            best = self._best(prompt)
+            ahead = [
+                end
+                for context, end in self._prefilling.values()
+                if best is None or self._shared(context, prompt) > self._shared(best, prompt)
+            ]
+            if not ahead:
+                break
+            await asyncio.wait(ahead[:1])
+        if best is not None:
+            self._free.remove(best)
+            context = best
         else:
             waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
@@ -102,7 +121,20 @@ class _Contexts:
         self._prompts[id(context)] = prompt
         return context
 
+    def take_for_prefill(self, prompt: list[dict[str, Any]]) -> Any | None:
+        """The free context a reply to ``prompt`` would take, or None when all are lent (a prefill
+        never waits); hand it back with ``give_back``."""
+        context = self._best(prompt)
+        if context is not None:
+            self._free.remove(context)
+            self._prompts[id(context)] = prompt
+            self._prefilling[id(context)] = (context, asyncio.get_running_loop().create_future())
+        return context
+
     def give_back(self, context: Any) -> None:
+        prefill = self._prefilling.pop(id(context), None)
+        if prefill is not None:
+            prefill[1].set_result(None)
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
@@ -110,9 +142,21 @@ class _Contexts:
                 return
         self._free.append(context)
 
+    def _best(self, prompt: list[dict[str, Any]]) -> Any | None:
+        return max(self._free, key=lambda c: self._shared(c, prompt), default=None)
 
-def _shared(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> int:
-    """How many leading messages ``a`` and ``b`` have in common."""
+    def _shared(self, context: Any, prompt: list[dict[str, Any]]) -> tuple[int, int]:
+        """How many leading messages ``context``'s last prompt and ``prompt`` have in common, then
+        how many leading characters of the next message's text when both are from the same role."""
+        last = self._prompts.get(id(context), [])
+        count = _leading(last, prompt)
+        if count < min(len(last), len(prompt)) and last[count]["role"] == prompt[count]["role"]:
+            return count, _leading(last[count]["content"] or "", prompt[count]["content"] or "")
+        return count, 0
+
+
+def _leading(a: Sequence[Any], b: Sequence[Any]) -> int:
+    """How many leading items ``a`` and ``b`` have in common."""
     count = 0
     for x, y in zip(a, b, strict=False):
         if x != y:
@@ -154,6 +198,7 @@ class LlamaCppResponder(Responder):
         self._pool = pool or PriorityPool(settings.max_parallel, name="llm")
         self._contexts = _Contexts()
         self._tokenizer: Any = None
+        self._template: Any = None  # the GGUF's chat template, when llama.cpp formats prompts with it
 
     @property
     def threads(self) -> int:
@@ -188,6 +233,44 @@ class LlamaCppResponder(Responder):
             llm.create_completion("Hello", max_tokens=1)  # warm-up: the first evaluation allocates buffers
             self._tokenizer = llm
             self._contexts.give_back(llm)
+        if self._tokenizer.chat_format == "chat_template.default":  # else a built-in format: no prefill
+            self._template = llama_cpp.llama_chat_format.Jinja2ChatFormatter(
+                template=self._tokenizer.metadata["tokenizer.chat_template"],
+                eos_token=_token_text(self._tokenizer, self._tokenizer.token_eos()),
+                bos_token=_token_text(self._tokenizer, self._tokenizer.token_bos()),
+            )
+
+    async def prefill(self, messages: list[ChatMessage], options: ResponseOptions) -> None:
+        if self._template is None or not messages:
+            return
+        chat = [message.to_openai() for message in messages]
+        llm = self._contexts.take_for_prefill(chat)
+        if llm is None:
+            return
+        job = self._pool.submit(Priority.LLM, lambda: self._evaluate(llm, chat, options))
+        try:
+            await asyncio.wrap_future(job)
+        except Exception:
+            log.debug("prefill failed", exc_info=True)  # the reply evaluates its prompt itself
+        finally:
+            if not job.cancel():  # done, or mid-evaluation: the context is free once that ends
+                with suppress(BaseException):
+                    await asyncio.wrap_future(job)
+            self._contexts.give_back(llm)
+
+    def _evaluate(self, llm: Any, chat: list[dict[str, Any]], options: ResponseOptions) -> None:
+        """Evaluate the prompt of a reply to ``chat`` (rendered as ``create_chat_completion``
+        renders it) up to the end of the last message's text: what llama.cpp has not evaluated yet."""
+        last = dict(chat[-1], content=f"{chat[-1]['content']}{_CUT}")
+        rendered = self._template(
+            messages=[*chat[:-1], last], tools=list(options.tools) or None, tool_choice=options.tool_choice
+        ).prompt
+        head, cut, _ = rendered.partition(_CUT)
+        tokens = llm.tokenize(head.encode(), add_bos=False, special=True)  # the template adds its own
+        keep = llm.longest_token_prefix(llm.input_ids[: llm.n_tokens], tokens)
+        if cut and keep < len(tokens) < llm.n_ctx():
+            llm.n_tokens = keep
+            llm.eval(tokens[keep:])
 
     async def _stream(
         self, messages: list[ChatMessage], options: ResponseOptions, usage: Usage
@@ -226,3 +309,7 @@ class LlamaCppResponder(Responder):
                     yield delta
         finally:
             self._contexts.give_back(llm)
+
+
+def _token_text(llm: Any, token: int) -> str:
+    return llm.detokenize([token], special=True).decode(errors="replace") if token != -1 else ""

@@ -35,7 +35,7 @@ from voxrt.realtime.conversation_config import (
     ResponseIn,
 )
 from voxrt.realtime.conversation_handlers import router
-from voxrt.realtime.draft import Draft
+from voxrt.realtime.draft import Draft, Warmup
 from voxrt.realtime.events import InvalidEvent, server_event
 from voxrt.realtime.input import InputAudio, InputSession
 from voxrt.realtime.items import Item, Items
@@ -90,6 +90,8 @@ class ConversationSession(InputSession):
         self._trigger: dict[str, str] = {}  # response -> the user item it answers
         self.barge_in = BargeIn(settings.conversation, self.outbox)
         self._draft: tuple[str, str, Draft] | None = None  # item, its speculative transcript, the reply
+        self._heard_so_far = ("", "")  # the utterance being spoken: its item, the partials' words
+        self._warmup = Warmup(responder)
         self._idle: asyncio.TimerHandle | None = None  # turn_detection.idle_timeout_ms
         self.input = InputAudio(
             settings,
@@ -129,6 +131,7 @@ class ConversationSession(InputSession):
 
     async def close(self) -> None:
         self._disarm_idle()
+        self._warmup.stop()
         self._drop_draft()
         if self.active is not None:
             self.active.cancel("client_cancelled")
@@ -242,6 +245,10 @@ class ConversationSession(InputSession):
                     self.barge_in.speech_started(item_id, self.active)
             case Partial(item_id, delta):
                 self.barge_in.heard(item_id, delta, final=False)
+                heard = self._heard_so_far[1] + delta if self._heard_so_far[0] == item_id else delta
+                self._heard_so_far = (item_id, heard)
+                if self._writes_ahead(heard):
+                    self._warmup.update(self._plan(ResponseIn(), _spoken(item_id, heard)))
             case Settled(item_id, transcript):
                 self._prepare(item_id, transcript)
             case Resumed():
@@ -286,19 +293,23 @@ class ConversationSession(InputSession):
     def _prepare(self, item_id: str, transcript: str) -> None:
         """The turn will end with ``transcript`` if the silence goes on: start writing its reply
         (preemptive generation)."""
+        self._warmup.stop()
         self._drop_draft()
+        if self._writes_ahead(transcript):
+            plan = self._plan(ResponseIn(), _spoken(item_id, transcript))
+            self._draft = (item_id, transcript, Draft(self.responder, plan, self.tts))
+
+    def _writes_ahead(self, transcript: str) -> bool:
+        """Whether the reply to a turn heard so far as ``transcript`` is prepared before the turn
+        ends (preemptive generation)."""
         turn = self.config.turn_detection
-        if (
-            not self.settings.conversation.preemptive_generation
-            or turn is None
-            or not turn.create_response
-            or self.active is not None
-            or not transcript.strip()
-        ):
-            return
-        provisional = Item(item_id, role="user", content_type="input_audio", text=transcript)
-        plan = self._plan(ResponseIn(), provisional)
-        self._draft = (item_id, transcript, Draft(self.responder, plan, self.tts))
+        return (
+            self.settings.conversation.preemptive_generation
+            and turn is not None
+            and turn.create_response
+            and self.active is None
+            and bool(transcript.strip())
+        )
 
     def _take_draft(self, item_id: str, transcript: str) -> Draft | None:
         """The draft written for this turn's transcript, if any (any other is dropped)."""
@@ -383,3 +394,8 @@ class ConversationSession(InputSession):
         if given.type == "item_reference":
             return self.items.get(given.id or "", "response.input.id")
         return given.to_item()
+
+
+def _spoken(item_id: str, transcript: str) -> Item:
+    """The user item of a turn not over yet, as heard so far."""
+    return Item(item_id, role="user", content_type="input_audio", text=transcript)

@@ -7,6 +7,10 @@ dropped (generation stopped) when speech resumes, the transcript comes out diffe
 conversation changed meanwhile. A draft of a spoken reply also voices its first speakable chunk
 as soon as it is written; the response takes that audio when its own first chunk is the same
 text in the same voice, so the first words can be ready before the turn has ended.
+
+Before that, while the person speaks, a ``Warmup`` has the responder evaluate the prompt of the
+coming reply with the words heard so far (``Responder.prefill``), so that the draft evaluates only
+the last words of the question.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from voxrt.realtime.plan import ResponsePlan
 from voxrt.tts import TTSEngine
 from voxrt.tts.chunker import SentenceChunker
 
-__all__ = ["Draft"]
+__all__ = ["Draft", "Warmup"]
 
 
 class Draft:
@@ -106,6 +110,32 @@ class Draft:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._task.cancel()  # the speech, if any, is the response's to take (or ``drop``'s to stop)
+
+
+class Warmup:
+    """The prompt of a turn's reply evaluated as the words come: ``update`` with each longer
+    transcript; one prefill runs at a time, then the latest transcript's, if any came meanwhile."""
+
+    def __init__(self, responder: Responder) -> None:
+        self._responder = responder
+        self._next: ResponsePlan | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def update(self, plan: ResponsePlan) -> None:
+        self._next = plan
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run())
+
+    def stop(self) -> None:
+        self._next = None
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    async def _run(self) -> None:
+        while self._next is not None:
+            plan, self._next = self._next, None
+            await self._responder.prefill(plan.messages, plan.options)
 
 
 def _said_as(plan: ResponsePlan) -> tuple[str, float, int]:
